@@ -1,0 +1,105 @@
+"""Reading official network pickles without running any code stored in them.
+
+An official pickle is a tuple of `Network` objects (ProGAN `tfutil.Network`, StyleGAN2
+`dnnlib.tflib.network.Network`) whose state holds `static_kwargs`, `variables` [(name, ndarray)],
+`build_func_name`, `build_module_src` (the source of the network code, which the official unpickler
+executes) and, for StyleGAN2, `components`. The restricted unpickler below resolves only the handful of
+globals these files need; anything else is refused before it can be imported or called.
+"""
+import io
+import pickle
+
+import numpy as np
+
+
+class PickleSecurityError(Exception):
+    """The pickle asked for a global that official network pickles never contain."""
+
+
+class NetworkState:
+    """Stand-in for an official Network object: keeps its pickled state and nothing else."""
+
+    def __setstate__(self, state):
+        if not isinstance(state, dict):
+            raise pickle.UnpicklingError('network state is not a dict')
+        self.state = state
+
+    @property
+    def name(self):
+        return self.state.get('name')
+
+    @property
+    def build_func_name(self):
+        return self.state.get('build_func_name')
+
+    @property
+    def static_kwargs(self):
+        return dict(self.state.get('static_kwargs') or {})
+
+    @property
+    def variables(self):
+        return {str(k): np.asarray(v) for k, v in self.state.get('variables', [])}
+
+    @property
+    def components(self):
+        return dict(self.state.get('components') or {})
+
+
+class EasyDict(dict):
+    """dnnlib.EasyDict as found in StyleGAN2 static_kwargs: plain data."""
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name)
+
+
+def _numpy_globals():
+    out = {('numpy', 'ndarray'): np.ndarray, ('numpy', 'dtype'): np.dtype}
+    try:
+        from numpy._core import multiarray  # NumPy 2.
+    except ImportError:  # pragma: no cover
+        from numpy.core import multiarray
+    from numpy._core import numeric
+    for mod in ('numpy.core.multiarray', 'numpy._core.multiarray'):
+        out[(mod, '_reconstruct')] = multiarray._reconstruct
+        out[(mod, 'scalar')] = multiarray.scalar
+    for mod in ('numpy.core.numeric', 'numpy._core.numeric'):  # Protocol-5 array pickles (NumPy >= 1.16).
+        out[(mod, '_frombuffer')] = numeric._frombuffer
+    return out
+
+
+_ALLOWED = {
+    ('tfutil', 'Network'): NetworkState,                    # ProGAN.
+    ('dnnlib.tflib.network', 'Network'): NetworkState,      # StyleGAN2, StyleGAN2-ADA (TF).
+    ('dnnlib.util', 'EasyDict'): EasyDict,
+    ('dnnlib', 'EasyDict'): EasyDict,
+    ('collections', 'OrderedDict'): dict,
+    **_numpy_globals(),
+}
+
+
+class SafeUnpickler(pickle.Unpickler):
+    def find_class(self, module, name):
+        target = _ALLOWED.get((module, name))
+        if target is None:
+            raise PickleSecurityError(f'refusing to load global {module}.{name}: official network pickles '
+                                      f'need only Network state and NumPy arrays')
+        return target
+
+
+def load_official_pickle(path):
+    """Returns the unpickled object with every Network replaced by a `NetworkState`.
+
+    Raises FileNotFoundError, PickleSecurityError, or ValueError for a file that is not a pickle.
+    """
+    with open(path, 'rb') as f:
+        data = f.read()
+    try:
+        return SafeUnpickler(io.BytesIO(data)).load()
+    except PickleSecurityError as e:
+        raise PickleSecurityError(f'{path}: {e}')
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
+            UnicodeDecodeError, MemoryError) as e:
+        raise ValueError(f'{path}: not a readable network pickle ({e.__class__.__name__}: {str(e)[:100]})')

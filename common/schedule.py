@@ -1,0 +1,74 @@
+"""The progressive-growing training schedule (`TrainingSchedule` of the official ProGAN `train.py`, also
+used by the progressive StyleGAN configs): images shown -> lod, resolution, minibatch, learning rates
+and tick length."""
+import dataclasses
+
+import numpy as np
+
+DEFAULT_TICK_KIMG = {4: 160, 8: 140, 16: 120, 32: 100, 64: 80, 128: 60, 256: 40, 512: 20, 1024: 10}
+
+
+def _int_keys(d):
+    return {int(k): v for k, v in (d or {}).items()}  # JSON round trips turn the resolution keys into strings.
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleOptions:
+    lod_initial_resolution: int = 4         # Image resolution used at the beginning.
+    lod_training_kimg: float = 600          # Thousands of real images to show before doubling the resolution.
+    lod_transition_kimg: float = 600        # Thousands of real images to show when fading in new layers.
+    minibatch_base: int = 16                # Maximum minibatch size, divided evenly among GPUs.
+    minibatch_dict: dict = dataclasses.field(default_factory=dict)         # Resolution-specific overrides.
+    max_minibatch_per_gpu: dict = dataclasses.field(default_factory=dict)  # Resolution-specific maximum per GPU.
+    G_lrate_base: float = 0.001             # Learning rate for the generator.
+    G_lrate_dict: dict = dataclasses.field(default_factory=dict)           # Resolution-specific overrides.
+    D_lrate_base: float = 0.001             # Learning rate for the discriminator.
+    D_lrate_dict: dict = dataclasses.field(default_factory=dict)           # Resolution-specific overrides.
+    tick_kimg_base: float = 160             # Default interval of progress snapshots.
+    tick_kimg_dict: dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_TICK_KIMG))
+
+    def __post_init__(self):
+        for name in ('minibatch_dict', 'max_minibatch_per_gpu', 'G_lrate_dict', 'D_lrate_dict', 'tick_kimg_dict'):
+            object.__setattr__(self, name, _int_keys(getattr(self, name)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedule:
+    kimg: float
+    lod: float
+    resolution: int
+    minibatch: int
+    G_lrate: float
+    D_lrate: float
+    tick_kimg: float
+
+
+def training_schedule(cur_nimg, resolution_log2, num_gpus, opts: ScheduleOptions) -> Schedule:
+    """The official formula, step for step (including its float64 arithmetic)."""
+    kimg = cur_nimg / 1000.0
+    phase_dur = opts.lod_training_kimg + opts.lod_transition_kimg
+    phase_idx = int(np.floor(kimg / phase_dur)) if phase_dur > 0 else 0
+    phase_kimg = kimg - phase_idx * phase_dur
+
+    lod = resolution_log2
+    lod -= np.floor(np.log2(opts.lod_initial_resolution))
+    lod -= phase_idx
+    if opts.lod_transition_kimg > 0:
+        lod -= max(phase_kimg - opts.lod_training_kimg, 0.0) / opts.lod_transition_kimg
+    lod = max(lod, 0.0)
+    resolution = 2 ** (resolution_log2 - int(np.floor(lod)))
+
+    minibatch = opts.minibatch_dict.get(resolution, opts.minibatch_base)
+    minibatch -= minibatch % num_gpus
+    if resolution in opts.max_minibatch_per_gpu:
+        minibatch = min(minibatch, opts.max_minibatch_per_gpu[resolution] * num_gpus)
+
+    return Schedule(kimg=kimg, lod=float(lod), resolution=int(resolution), minibatch=int(minibatch),
+                    G_lrate=float(opts.G_lrate_dict.get(resolution, opts.G_lrate_base)),
+                    D_lrate=float(opts.D_lrate_dict.get(resolution, opts.D_lrate_base)),
+                    tick_kimg=float(opts.tick_kimg_dict.get(resolution, opts.tick_kimg_base)))
+
+
+def lod_changed_phase(prev_lod, lod):
+    """True when the official code resets the optimizers: lod crossed or left an integer."""
+    return np.floor(lod) != np.floor(prev_lod) or np.ceil(lod) != np.ceil(prev_lod)

@@ -1,0 +1,107 @@
+"""`load_network`: official ProGAN pickles `(G, D, Gs)` or our snapshots -> Keras G, D, Gs.
+
+Official variables map one to one onto our layers by name (`8x8/Conv0_up/weight` -> layer `8x8.Conv0_up`,
+variable `weight`); every official variable must be used and every one of ours set, with equal shapes.
+"""
+import dataclasses
+import os
+
+import numpy as np
+import keras
+
+from common.pickle_io import NetworkState, PickleSecurityError, load_official_pickle
+from common.snapshot import is_snapshot, read_snapshot_meta, restore_snapshot
+from pggan.networks import D_paper, G_paper
+
+
+class NetworkLoadError(Exception):
+    """A network file that cannot be used, with a one-line reason naming it."""
+
+
+@dataclasses.dataclass
+class Networks:
+    G: keras.Model
+    D: keras.Model
+    Gs: keras.Model
+    source: str = ''
+
+
+def network_variables(net):
+    """Official name -> our variable, for every variable of G_paper / D_paper."""
+    table = {'lod': net.lod}
+    for scope, layer in net.layers_by_scope.items():
+        table[f'{scope}/weight'] = layer.weight
+        if getattr(layer, 'use_bias', False):
+            table[f'{scope}/bias'] = layer.bias
+    return table
+
+
+def assign_official_variables(net, variables, where):
+    ours = network_variables(net)
+    missing = sorted(set(ours) - set(variables) - {'lod'})
+    unknown = sorted(set(variables) - set(ours))
+    if missing or unknown:
+        raise NetworkLoadError(f'{where}: variables do not match the network built from its kwargs '
+                               f'(missing {missing[:5]}, unexpected {unknown[:5]})')
+    for name, value in variables.items():
+        var = ours[name]
+        if tuple(var.shape) != tuple(np.shape(value)):
+            raise NetworkLoadError(f'{where}: variable {name} has shape {list(np.shape(value))}, '
+                                   f'expected {list(var.shape)}')
+        var.assign(np.asarray(value, np.float32))
+
+
+_BUILDERS = {'G_paper': G_paper, 'D_paper': D_paper}
+
+
+def _from_state(state: NetworkState, expected, where, name):
+    func = str(state.build_func_name or '').split('.')[-1]
+    if func != expected:
+        raise NetworkLoadError(f'{where}: network {name} was built by {state.build_func_name!r}, expected {expected} '
+                               f'(is this a ProGAN pickle?)')
+    kwargs = state.static_kwargs
+    kwargs.setdefault('structure', 'recursive')  # Official None = recursive for evaluation.
+    if kwargs['structure'] is None:
+        kwargs['structure'] = 'recursive'
+    try:
+        net = _BUILDERS[func](name=name, **kwargs)
+    except (TypeError, ValueError) as e:
+        raise NetworkLoadError(f'{where}: cannot build {func} from its kwargs ({e})')
+    assign_official_variables(net, state.variables, f'{where} [{name}]')
+    return net
+
+
+def load_network(path):
+    """Loads ProGAN networks from an official `.pkl` or one of our snapshot directories."""
+    if not os.path.exists(path):
+        raise NetworkLoadError(f'{path}: no such network file or snapshot')
+    if os.path.isdir(path):
+        if not is_snapshot(path):
+            raise NetworkLoadError(f'{path}: a directory but not a network snapshot (no networks.json)')
+        return _load_snapshot(path)
+    try:
+        obj = load_official_pickle(path)
+    except (ValueError, OSError, PickleSecurityError) as e:
+        raise NetworkLoadError(str(e))
+    if not (isinstance(obj, tuple) and len(obj) == 3 and all(isinstance(n, NetworkState) for n in obj)):
+        raise NetworkLoadError(f'{path}: expected an official pickle holding the tuple (G, D, Gs) of networks')
+    if any(n.state.get('version') != 2 for n in obj):
+        raise NetworkLoadError(f'{path}: network state version {obj[0].state.get("version")}, expected 2 '
+                               f'(ProGAN tfutil.Network; StyleGAN2 pickles load with stylegan2.load_network)')
+    G = _from_state(obj[0], 'G_paper', path, 'G')
+    D = _from_state(obj[1], 'D_paper', path, 'D')
+    Gs = _from_state(obj[2], 'G_paper', path, 'Gs')
+    return Networks(G, D, Gs, path)
+
+
+def build_networks(kwargs):
+    return G_paper(name='G', **kwargs['G']), D_paper(name='D', **kwargs['D']), G_paper(name='Gs', **kwargs['G'])
+
+
+def _load_snapshot(path):
+    meta = read_snapshot_meta(path)
+    if meta.get('model') != 'pggan':
+        raise NetworkLoadError(f'{path}: a {meta.get("model")} snapshot, not ProGAN')
+    G, D, Gs = build_networks(meta['kwargs'])
+    restore_snapshot(path, {'G': G, 'D': D, 'Gs': Gs})
+    return Networks(G, D, Gs, path)

@@ -1,0 +1,29 @@
+"""Session-wide test set-up: two logical CPU devices, and absl flags that tests may change safely."""
+import os
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+# Two logical CPUs let MirroredStrategy(['/cpu:0', '/cpu:1']) run real 2-replica code on this CPU-only host.
+# TensorFlow accepts this only before it initializes its devices, hence here at import time, before any
+# test module runs; code that names no device keeps running on /cpu:0 as usual.
+try:
+    tf.config.set_logical_device_configuration(
+        tf.config.list_physical_devices('CPU')[0],
+        [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+except RuntimeError:  # Devices already initialized by whoever imported TF first: keep what is there.
+    pass
+
+
+@pytest.fixture
+def tool_flags():
+    """The dataset tool's absl flags, parsed with their defaults; whatever a test sets is undone after it."""
+    from absl import flags
+    from absl.testing import flagsaver
+    import data.dataset_tool  # noqa: F401  (defines the flags)
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS(['dataset_tool'])  # Not sys.argv: those are pytest's arguments.
+    with flagsaver.flagsaver():
+        yield flags.FLAGS
