@@ -57,13 +57,16 @@ def read_snapshot_state(path):
         return json.load(f)
 
 
-def restore_snapshot(path, objects, partial=True):
-    """Restores `objects` (name -> trackable) from the snapshot's checkpoint."""
+def restore_snapshot(path, objects):
+    """Restores `objects` (name -> trackable) from the snapshot's checkpoint. Every variable of `objects`
+    must be found in it; the checkpoint may hold more (e.g. optimizers, when only networks are loaded)."""
     status = tf.train.Checkpoint(**objects).read(os.path.join(path, 'ckpt'))
-    if partial:
-        status.expect_partial()
-    else:
-        status.assert_consumed()
+    status.expect_partial()
+    try:
+        status.assert_existing_objects_matched()
+    except AssertionError as e:
+        raise ValueError(f'{path}: snapshot does not hold every variable of {sorted(objects)} '
+                         f'({str(e).splitlines()[0][:160]})')
     return status
 
 

@@ -16,14 +16,15 @@ Commands (the official tool's, with its defaults, plus a few more):
     create_from_tfds    TFRECORD_DIR --name=NAME [--split=train] [--data_dir=DIR]
     create_from_embedded TFRECORD_DIR          (Fashion-MNIST test split, 32x32 grayscale, 10 classes)
     info                TFRECORD_DIR
-    extract             TFRECORD_DIR OUTPUT_DIR [--lod=0]
+    extract             TFRECORD_DIR OUTPUT_DIR [--lod=0]  (a new OUTPUT_DIR, or --overwrite)
     compare             TFRECORD_DIR_A TFRECORD_DIR_B [--ignore_labels=0]
 
-Every create command writes into a temporary directory and renames it when complete; an existing output
-is refused unless --overwrite.
+Every create command and extract write into a temporary directory and rename it when complete; an existing
+output is refused unless --overwrite.
 """
 import concurrent.futures
 import os
+import shutil
 import sys
 
 from absl import app
@@ -36,7 +37,8 @@ import PIL.Image  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from data import sources  # noqa: E402
-from data.tfrecord_io import DatasetError, DatasetInfo, TFRecordExporter, decode_example, shuffled_order  # noqa: E402
+from data.tfrecord_io import (DatasetError, DatasetInfo, TFRecordExporter, commit_temp_dir, decode_example,  # noqa: E402
+                              make_temp_dir, shuffled_order)
 
 F = absl_flags.FLAGS
 absl_flags.DEFINE_integer('shuffle', None, 'Randomize image order with the official RandomState(123) permutation '
@@ -134,21 +136,26 @@ def info(tfrecord_dir):
         raise DatasetError(f'{ds.label_file}: {ds.load_labels().shape[0]} labels for {num} images')
 
 
-def extract(tfrecord_dir, output_dir, lod=0):
+def extract(tfrecord_dir, output_dir, lod=0, overwrite=False):
+    """Writes the records at `lod` as img00000000.png, ... into a new `output_dir` (all or nothing)."""
     ds = DatasetInfo(tfrecord_dir)
     path = ds.path(ds.resolution >> lod) if 0 <= lod <= ds.resolution_log2 - 2 else None
     if path is None:
         raise DatasetError(f'--lod={lod}: expected 0..{ds.resolution_log2 - 2} for {tfrecord_dir}')
-    os.makedirs(output_dir, exist_ok=True)
-    count = 0
-    for idx, img in enumerate(tqdm(read_images(path), unit='img', desc='Extracting', file=sys.stderr)):
-        mode = 'L' if img.shape[0] == 1 else 'RGB' if img.shape[0] == 3 else 'RGBA'
-        arr = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
-        final = os.path.join(output_dir, f'img{idx:08d}.png')
-        tmp = final + '.tmp'
-        PIL.Image.fromarray(arr, mode).save(tmp, format='PNG')
-        os.replace(tmp, final)
-        count += 1
+    # Walking the framing first (seeks only) refuses a truncated file before anything is written.
+    total = ds.count(ds.resolution >> lod)
+    tmp_dir = make_temp_dir(output_dir, overwrite)
+    try:
+        count = 0
+        for idx, img in enumerate(tqdm(read_images(path), total=total, unit='img', desc='Extracting', file=sys.stderr)):
+            mode = 'L' if img.shape[0] == 1 else 'RGB' if img.shape[0] == 3 else 'RGBA'
+            arr = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
+            PIL.Image.fromarray(arr, mode).save(os.path.join(tmp_dir, f'img{idx:08d}.png'), format='PNG')
+            count += 1
+        commit_temp_dir(tmp_dir, output_dir)
+    except BaseException:  # Also on Ctrl-C: a corrupt record or an interruption leaves no partial output.
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        raise
     print(f'Extracted {count} images to {output_dir}')
 
 
@@ -224,7 +231,7 @@ def run(argv):
         write_dataset(args[0], source, shuffle, F.overwrite, F.num_threads)
         print(f'Added {source.num_images} images to {args[0]}')
         return True
-    commands = {'info': (1, lambda: info(args[0])), 'extract': (2, lambda: extract(args[0], args[1], F.lod)),
+    commands = {'info': (1, lambda: info(args[0])), 'extract': (2, lambda: extract(args[0], args[1], F.lod, F.overwrite)),
                 'compare': (2, lambda: compare(args[0], args[1], F.ignore_labels))}
     if command not in commands:
         raise DatasetError(f'unknown command "{command}"; expected one of {", ".join(list(creators) + list(commands))}')

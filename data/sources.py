@@ -78,6 +78,8 @@ def _resize(img, opts, where):
             raise DatasetError(f'{where}: image is {w}x{h}, not a power of two >= 4; choose '
                                f'--resize=center_crop|pad|stretch (and --resolution)')
         return img
+    if img.mode in ('1', 'P'):  # PIL resizes these with nearest neighbour whatever filter is asked for.
+        img = img.convert('RGBA' if 'transparency' in img.info else 'RGB' if img.mode == 'P' else 'L')
     if opts.resize == 'center_crop':
         side = min(w, h)
         img = img.crop(((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side))
@@ -130,8 +132,11 @@ def list_images(image_dir):
 def image_folder_source(image_dir, opts: ImageOptions, labels_file=None):
     paths = list_images(image_dir)
     if opts.channels is None:  # Like the official tool: the first image decides (RGBA composites to RGB).
-        with PIL.Image.open(paths[0]) as first:
-            opts = dataclasses.replace(opts, channels=1 if first.mode in ('1', 'L', 'LA') else 3)
+        try:
+            with PIL.Image.open(paths[0]) as first:
+                opts = dataclasses.replace(opts, channels=1 if first.mode in ('1', 'L', 'LA') else 3)
+        except (OSError, SyntaxError, ValueError) as e:  # A corrupt first file is a bad input, not a crash.
+            raise DatasetError(f'{paths[0]}: cannot read image ({e.__class__.__name__}: {str(e)[:120]})')
     labels = read_labels_file(labels_file, [os.path.basename(p) for p in paths]) if labels_file else None
     return Source(len(paths), lambda i: load_image_file(paths[i], opts), labels, name=lambda i: paths[i])
 

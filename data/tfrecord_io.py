@@ -68,9 +68,11 @@ def downscale_chain(chw, num_levels):
     img = chw
     for lod in range(num_levels):
         if lod:
-            img = img.astype(np.float32)
+            img = img.astype(np.float32, copy=False)
             img = (img[:, 0::2, 0::2] + img[:, 0::2, 1::2] + img[:, 1::2, 0::2] + img[:, 1::2, 1::2]) * 0.25
-        yield np.rint(img).clip(0, 255).astype(np.uint8)
+        # uint8 input is already what rint/clip would make of it; skipping them at lod 0 halves the time
+        # the tool spends per image at 256 px.
+        yield img if img.dtype == np.uint8 else np.rint(img).clip(0, 255).astype(np.uint8)
 
 
 def shuffled_order(num_images):
@@ -80,19 +82,34 @@ def shuffled_order(num_images):
     return order
 
 
+def make_temp_dir(output_dir, overwrite=False):
+    """A new hidden temporary directory beside `output_dir`, for `commit_temp_dir` to rename into place
+    once complete, so that a failed or interrupted command never leaves half an output behind.
+    Refuses an existing `output_dir` unless `overwrite`."""
+    final_dir = os.path.abspath(str(output_dir).rstrip('/'))
+    if os.path.exists(final_dir) and not overwrite:
+        raise DatasetError(f'{output_dir}: output already exists (use --overwrite to replace it)')
+    parent = os.path.dirname(final_dir)
+    os.makedirs(parent, exist_ok=True)
+    return tempfile.mkdtemp(prefix=f'.{os.path.basename(final_dir)}.tmp-', dir=parent)
+
+
+def commit_temp_dir(tmp_dir, output_dir):
+    final_dir = os.path.abspath(str(output_dir).rstrip('/'))
+    if os.path.exists(final_dir):  # Only reached with overwrite=True.
+        shutil.rmtree(final_dir)
+    os.rename(tmp_dir, final_dir)
+
+
 class TFRecordExporter:
     """Writes a dataset directory atomically: everything goes into a hidden temporary directory beside
     the target, which is renamed into place by `finish()`. Leaving the `with` block by an exception
     removes the temporary directory, so an interrupted run never leaves half a dataset behind."""
 
     def __init__(self, tfrecord_dir, overwrite=False):
-        self.tfrecord_dir = os.path.abspath(tfrecord_dir.rstrip('/'))
+        self.tfrecord_dir = os.path.abspath(str(tfrecord_dir).rstrip('/'))
         self.name = os.path.basename(self.tfrecord_dir)
-        if os.path.exists(self.tfrecord_dir) and not overwrite:
-            raise DatasetError(f'{tfrecord_dir}: output already exists (use --overwrite to replace it)')
-        parent = os.path.dirname(self.tfrecord_dir)
-        os.makedirs(parent, exist_ok=True)
-        self.tmp_dir = tempfile.mkdtemp(prefix=f'.{self.name}.tmp-', dir=parent)
+        self.tmp_dir = make_temp_dir(tfrecord_dir, overwrite)
         self.shape = None
         self.writers = []
         self.cur_images = 0
@@ -132,9 +149,7 @@ class TFRecordExporter:
         if self.labels is not None:
             with open(os.path.join(self.tmp_dir, f'{self.name}-rxx.labels'), 'wb') as f:
                 np.save(f, self.labels)
-        if os.path.exists(self.tfrecord_dir):  # Only reached with overwrite=True.
-            shutil.rmtree(self.tfrecord_dir)
-        os.rename(self.tmp_dir, self.tfrecord_dir)
+        commit_temp_dir(self.tmp_dir, self.tfrecord_dir)
 
     def abort(self):
         for writer in self.writers:

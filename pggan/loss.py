@@ -13,9 +13,9 @@ def _xent(labels, logits):
     return tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits)
 
 
-def G_wgan_acgan(G, D, latents, labels, cond_weight=1.0):
-    fakes = G(latents, labels)
-    fake_scores, fake_logits = D.scores_and_logits(fakes)
+def G_wgan_acgan(G, D, latents, labels, cond_weight=1.0, level=None):
+    fakes = G(latents, labels, level=level)
+    fake_scores, fake_logits = D.scores_and_logits(fakes, level=level)
     loss = -tf.reduce_sum(fake_scores)
     stats = {'G/fake_scores': tf.reduce_sum(fake_scores)}
     if D.label_size > 0:
@@ -29,16 +29,17 @@ def D_wgangp_acgan(G, D, latents, labels, reals, mixing_factors,
                    wgan_lambda=10.0,    # Weight for the gradient penalty term.
                    wgan_epsilon=0.001,  # Weight for the epsilon term, epsilon_drift.
                    wgan_target=1.0,     # Target value for gradient magnitudes.
-                   cond_weight=1.0):    # Weight of the conditioning terms.
-    fakes = G(latents, labels)
-    real_scores, real_logits = D.scores_and_logits(reals)
-    fake_scores, fake_logits = D.scores_and_logits(fakes)
+                   cond_weight=1.0,     # Weight of the conditioning terms.
+                   level=None):         # floor(lod), when known statically (training).
+    fakes = G(latents, labels, level=level)
+    real_scores, real_logits = D.scores_and_logits(reals, level=level)
+    fake_scores, fake_logits = D.scores_and_logits(fakes, level=level)
     loss = tf.reduce_sum(fake_scores) - tf.reduce_sum(real_scores)
 
     mixed = reals + (fakes - reals) * mixing_factors           # [N, 1, 1, 1] factors in [0, 1).
     with tf.GradientTape() as tape:
         tape.watch(mixed)
-        mixed_scores, _ = D.scores_and_logits(mixed)
+        mixed_scores, _ = D.scores_and_logits(mixed, level=level)
         mixed_sum = tf.reduce_sum(mixed_scores)
     mixed_grads = tape.gradient(mixed_sum, mixed)
     mixed_norms = tf.sqrt(tf.reduce_sum(tf.square(mixed_grads), axis=[1, 2, 3]))

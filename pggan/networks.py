@@ -106,7 +106,10 @@ class G_paper(_LodNetwork):
         self.build_all()
 
     def _add(self, scope, cls, *args, **kwargs):
-        self.layers_by_scope[scope] = cls(*args, name=scope.replace('/', '.'), **kwargs)
+        layer = cls(*args, name=scope.replace('/', '.'), **kwargs)
+        self.layers_by_scope[scope] = layer
+        # Also a plain attribute: tf.train.Checkpoint (snapshots, resume) does not see layers held in a dict.
+        setattr(self, 'layer_' + scope.replace('/', '_'), layer)
 
     def build_all(self):
         self(tf.zeros([1, self.latent_size]), tf.zeros([1, self.label_size]))
@@ -131,13 +134,26 @@ class G_paper(_LodNetwork):
     def torgb(self, x, res):
         return self.layers_by_scope[f'ToRGB_lod{self.resolution_log2 - res}'](x)
 
-    def call(self, latents, labels=None, lod=None):
-        """latents [N, latent_size], labels [N, label_size] -> images [N, R, R, C]; `lod` overrides the state."""
+    def call(self, latents, labels=None, lod=None, level=None):
+        """latents [N, latent_size], labels [N, label_size] -> images [N, R, R, C]; `lod` overrides the state.
+
+        `level` (training): the caller guarantees floor(lod) == level, so only the levels in use are built,
+        with no tf.cond (whose nested double backprop is slow to trace and fails in TF 2.21). Same result.
+        """
         if labels is None:
             labels = tf.zeros([tf.shape(latents)[0], self.label_size])
         lod_in = self._lod_value(lod)
         x = tf.concat([tf.cast(latents, tf.float32), tf.cast(labels, tf.float32)], axis=1)
         top = self.resolution_log2
+        if level is not None:
+            res = top - level
+            x = self.block(x, 2)
+            for r in range(3, res + 1):
+                x, prev = self.block(x, r), x
+            images = self.torgb(x, res)
+            if res > 2:
+                images = lerp(images, upscale2d(self.torgb(prev, res - 1)), lod_in - level)
+            return upscale2d(images, 2 ** level)
         if self.structure == 'linear':
             x = self.block(x, 2)
             images = self.torgb(x, 2)
@@ -230,11 +246,20 @@ class D_paper(_LodNetwork):
         scores, logits = self.scores_and_logits(images, lod)
         return (scores, logits) if self.label_size > 0 else scores
 
-    def scores_and_logits(self, images, lod=None):
+    def scores_and_logits(self, images, lod=None, level=None):
+        """(scores, logits) always; `level` as in G_paper.call (training: floor(lod) == level)."""
         lod_in = self._lod_value(lod)
         images = tf.cast(images, tf.float32)
         top = self.resolution_log2
-        if self.structure == 'linear':
+        if level is not None:
+            res = top - level
+            x = self.block(self.fromrgb(downscale2d(images, 2 ** level), res), res)
+            if res > 2:
+                x = lerp(x, self.fromrgb(downscale2d(images, 2 ** (level + 1)), res - 1), lod_in - level)
+            for r in range(res - 1, 1, -1):
+                x = self.block(x, r)
+            out = x
+        elif self.structure == 'linear':
             img = images
             x = self.fromrgb(img, top)
             for res in range(top, 2, -1):

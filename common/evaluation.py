@@ -1,0 +1,40 @@
+"""Metrics computed on a trained generator at the end of training (more metrics arrive with the metrics issue)."""
+import numpy as np
+from tqdm import tqdm
+
+from common.images import to_uint8_progan
+from common.metrics.sliced_wasserstein import sliced_wasserstein_distance
+from data.dataset import Dataset
+
+
+def swd_of_generator(generate, latent_size, label_size, data, num_images, seed=1000, minibatch=64):
+    """SWD (x1e3 per level and average) between `num_images` reals and fakes, as the official util_scripts:
+    reals unshuffled from the dataset at full resolution, fakes from Gs on N(0, 1) latents with the reals'
+    labels, both converted with the official uint8 rule."""
+    dataset = Dataset(data, max_label_size=label_size, shuffle_mb=0, seed=seed)
+    num_images = min(num_images, dataset.num_images)
+    reals, fakes = [], []
+    rnd = np.random.RandomState(seed)
+    batches = dataset.pipeline(dataset.resolution, minibatch).take((num_images + minibatch - 1) // minibatch)
+    for images, labels in tqdm(batches, total=(num_images + minibatch - 1) // minibatch, desc='SWD', unit='batch'):
+        reals.append(to_uint8_progan(images.numpy()))
+        latents = rnd.randn(images.shape[0], latent_size).astype(np.float32)
+        fakes.append(to_uint8_progan(generate(latents, labels).numpy()))
+    reals, fakes = np.concatenate(reals)[:num_images], np.concatenate(fakes)[:num_images]
+    return sliced_wasserstein_distance(reals, fakes, random_state=np.random.RandomState(seed), layout='NHWC')
+
+
+def report_swd(run_dir, opts):
+    """Loads the run's newest snapshot and prints its SWD; also writes metric-swd.txt into the run."""
+    import os
+    from common.run_dir import locate_snapshot
+    from pggan import load_network
+    snapshot = locate_snapshot(run_dir)
+    Gs = load_network(snapshot).Gs
+    result = swd_of_generator(lambda z, c: Gs(z, c), Gs.latent_size, Gs.label_size, opts.data, opts.swd_images,
+                              seed=opts.random_seed)
+    line = ' '.join(f'{k} {v:.4f}' for k, v in result.items())
+    print(f'SWD of {snapshot} ({opts.swd_images} images): {line}')
+    with open(os.path.join(run_dir, 'metric-swd.txt'), 'a') as f:
+        f.write(f'{os.path.basename(snapshot)} {line}\n')
+    return result

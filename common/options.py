@@ -1,0 +1,76 @@
+"""The one options object of a training run: built from flags and presets, validated once, written to
+the run directory as `training_options.json`, and enough on its own to resume the run."""
+import dataclasses
+import json
+from typing import Optional, Union
+
+from common.schedule import ScheduleOptions
+
+
+class OptionsError(ValueError):
+    """An invalid option; the message names the flag."""
+
+
+@dataclasses.dataclass
+class TrainingOptions:
+    model: str = 'pggan'                    # Model family: 'pggan' (StyleGAN2 arrives with its issue).
+    data: str = ''                          # TFRecord dataset directory.
+    result_dir: str = 'results'             # Parent of the numbered run directories.
+    desc: str = ''                          # Description appended to the run directory name.
+    random_seed: int = 1000                 # Global seed: initialization, data order, latents (official 1000).
+    num_gpus: int = 1                       # Replicas; on a CPU-only host they are logical CPU devices.
+    total_kimg: float = 15000               # Length of training in thousands of real images.
+    mirror_augment: bool = False            # Random left-right flips of the reals.
+    max_label_size: Union[int, str] = 0     # 0 = unconditional, 'full' = all label components, N = the first N.
+    shuffle_mb: int = 4096                  # Shuffle window of the input pipeline (official 4096 MB).
+    G_kwargs: dict = dataclasses.field(default_factory=dict)   # Generator constructor arguments.
+    D_kwargs: dict = dataclasses.field(default_factory=dict)   # Discriminator constructor arguments.
+    G_opt: dict = dataclasses.field(default_factory=lambda: dict(beta1=0.0, beta2=0.99, epsilon=1e-8))
+    D_opt: dict = dataclasses.field(default_factory=lambda: dict(beta1=0.0, beta2=0.99, epsilon=1e-8))
+    G_loss: dict = dataclasses.field(default_factory=dict)     # Generator loss arguments.
+    D_loss: dict = dataclasses.field(default_factory=dict)     # Discriminator loss arguments.
+    sched: ScheduleOptions = dataclasses.field(default_factory=ScheduleOptions)
+    G_smoothing: float = 0.999              # Beta of the Gs moving average (official ProGAN value).
+    D_repeats: int = 1                      # D steps per G step.
+    minibatch_repeats: int = 4              # Minibatches run before the schedule is evaluated again.
+    reset_opt_for_new_lod: bool = True      # Reset the Adam state when the lod leaves or reaches an integer.
+    image_snapshot_ticks: int = 1           # How often to write a fakes grid.
+    network_snapshot_ticks: int = 10        # How often to write a network snapshot.
+    grid_size: str = '1080p'                # Snapshot grid: '1080p', '4k' (official) or 'WxH'.
+    swd_images: int = 0                     # Images for the final SWD report (0 = skip).
+    resume: Optional[str] = None            # Run directory or snapshot to continue from.
+
+    def validate(self):
+        if self.model not in ('pggan',):
+            raise OptionsError(f'--model={self.model}: expected pggan')
+        if not self.data:
+            raise OptionsError('--data: a TFRecord dataset directory is required')
+        if self.total_kimg <= 0:
+            raise OptionsError(f'--total_kimg={self.total_kimg}: must be positive')
+        if self.num_gpus < 1:
+            raise OptionsError(f'--num_gpus={self.num_gpus}: must be at least 1')
+        res = self.sched.lod_initial_resolution
+        if res < 4 or res & (res - 1):
+            raise OptionsError(f'--lod_initial_resolution={res}: expected a power of two >= 4')
+        for r, mb in {**self.sched.minibatch_dict, 0: self.sched.minibatch_base}.items():
+            if mb < self.num_gpus:
+                raise OptionsError(f'minibatch {mb}{f" at {r}px" if r else ""} is smaller than --num_gpus={self.num_gpus}')
+        if self.D_repeats < 1 or self.minibatch_repeats < 1:
+            raise OptionsError('--D_repeats and --minibatch_repeats must be at least 1')
+        if self.grid_size not in ('1080p', '4k'):
+            try:
+                w, h = (int(v) for v in self.grid_size.split('x'))
+                assert w > 0 and h > 0
+            except (ValueError, AssertionError):
+                raise OptionsError(f'--grid_size={self.grid_size}: expected 1080p, 4k or WxH (e.g. 8x4)')
+        return self
+
+    def to_json(self):
+        return json.loads(json.dumps(dataclasses.asdict(self)))
+
+    @classmethod
+    def from_json(cls, obj):
+        obj = dict(obj)
+        obj['sched'] = ScheduleOptions(**obj.get('sched', {}))
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in obj.items() if k in known})

@@ -1,0 +1,276 @@
+"""The training loop shared by every model family.
+
+A model's `training.build()` returns `TrainingParts`: its networks, optimizers, a schedule and a list of
+`Phase`s (ProGAN: D with the Gs update, then G). The loop owns everything else: the strategy, the input
+feed, ticks, grids, TensorBoard, snapshots and exact resume. Steps run inside `tf.function` under a
+`tf.distribute` strategy; host-side bookkeeping stays outside and reads tensors only once per tick.
+"""
+import dataclasses
+import importlib
+import os
+import resource
+import time
+from typing import Callable, Optional
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from common import images as image_utils
+from common.options import OptionsError, TrainingOptions
+from common.run_dir import Tee, create_run_dir, locate_snapshot, write_json_atomic
+from common.schedule import lod_changed_phase
+from common.snapshot import read_snapshot_meta, read_snapshot_state, restore_snapshot, save_snapshot
+from data.dataset import Dataset
+
+
+@dataclasses.dataclass
+class Phase:
+    """One optimization phase. `fn(step, global_batch, resolution, reals, labels)` when `uses_reals`, else
+    `fn(step, global_batch, resolution, batch)`; it runs per replica and returns a dict of per-replica sums.
+    `resolution` is the schedule's (a Python int: phases retrace per resolution)."""
+    name: str
+    fn: Callable
+    uses_reals: bool
+    repeats: int = 1                        # Consecutive runs per minibatch (ProGAN D_repeats).
+    interval: int = 1                       # Run every `interval` minibatches (lazy regularization).
+    after: Optional[Callable] = None        # Cross-replica update after each run (ProGAN: Gs moving average).
+
+
+@dataclasses.dataclass
+class TrainingParts:
+    model: str
+    nets: dict                              # name -> keras.Model; 'Gs' generates the grids.
+    optimizers: dict
+    network_kwargs: dict                    # Written to snapshots to rebuild the networks.
+    phases: list
+    configure: Callable                     # configure(schedule): lod, learning rates.
+    schedule: Callable                      # schedule(cur_nimg) -> common.schedule.Schedule
+    resets_optimizers: bool
+    generate: Callable                      # generate(latents, labels) -> NHWC images in [-1, 1].
+    latent_size: int
+
+
+@dataclasses.dataclass
+class TrainState:
+    """Everything besides the weights that an exact resume needs."""
+    cur_nimg: int = 0
+    cur_tick: int = 0
+    step: int = 0                           # Counts minibatches; keys the stateless randomness.
+    prev_lod: float = -1.0
+    data_resolution: int = 0
+    data_position: int = 0                  # Images consumed from the pipeline at data_resolution.
+    tick_start_nimg: int = 0
+    total_time: float = 0.0
+
+
+def global_slice(x, batch):
+    """This replica's rows of a tensor drawn for the global batch."""
+    rid = tf.distribute.get_replica_context().replica_id_in_sync_group
+    return x[rid * batch:(rid + 1) * batch]
+
+
+def make_strategy(num_gpus):
+    gpus = tf.config.list_logical_devices('GPU')
+    devices = [d.name for d in gpus] if gpus else [d.name for d in tf.config.list_logical_devices('CPU')]
+    if num_gpus > len(devices):
+        raise OptionsError(f'--num_gpus={num_gpus}: only {len(devices)} device(s) available ({", ".join(devices)})')
+    return tf.distribute.MirroredStrategy(devices[:num_gpus])
+
+
+class _CompiledPhases:
+    """tf.function wrappers of the phases; they retrace only when the batch shapes change (new resolution)."""
+
+    def __init__(self, strategy, phases):
+        self.strategy, self.traces = strategy, 0
+        self.fns = {p.name: self._compile(p) for p in phases}
+
+    def _compile(self, phase):
+        strategy = self.strategy
+
+        def reduce(per_replica):
+            return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
+
+        if phase.uses_reals:
+            @tf.function
+            def run(step, global_batch, resolution, batch):
+                self.traces += 1
+                stats = reduce(strategy.run(phase.fn, args=(step, global_batch, resolution) + tuple(batch)))
+                if phase.after:
+                    phase.after()
+                return stats
+        else:
+            @tf.function
+            def run(step, global_batch, resolution):
+                self.traces += 1
+                per_replica_batch = global_batch // strategy.num_replicas_in_sync
+                stats = reduce(strategy.run(phase.fn, args=(step, global_batch, resolution, per_replica_batch)))
+                if phase.after:
+                    phase.after()
+                return stats
+        return run
+
+
+def _grid_size(spec, resolution):
+    if spec == '1080p':
+        return int(np.clip(1920 // resolution, 3, 32)), int(np.clip(1080 // resolution, 2, 32))
+    if spec == '4k':
+        return int(np.clip(3840 // resolution, 7, 32)), int(np.clip(2160 // resolution, 4, 32))
+    w, h = spec.split('x')
+    return int(w), int(h)
+
+
+def _save_grid(images, path, grid):
+    image_utils.save_png(image_utils.create_image_grid(image_utils.to_uint8_progan(images), grid), path)
+
+
+def training_loop(opts: TrainingOptions, run_dir=None, stop_after_ticks=None):
+    """Trains until `total_kimg`; returns the run directory. `stop_after_ticks` ends early (tests)."""
+    opts.validate()
+    strategy = make_strategy(opts.num_gpus)
+    dataset = Dataset(opts.data, max_label_size=opts.max_label_size, mirror_augment=opts.mirror_augment,
+                      shuffle_mb=opts.shuffle_mb, seed=opts.random_seed)
+    tf.keras.utils.set_random_seed(opts.random_seed)  # Weight initialization.
+    parts = importlib.import_module(f'{opts.model}.training').build(opts, dataset, strategy)
+    state = TrainState()
+    if opts.resume:
+        snapshot = locate_snapshot(opts.resume)
+        meta = read_snapshot_meta(snapshot)
+        if meta['model'] != parts.model or meta['kwargs'] != parts.network_kwargs:
+            raise OptionsError(f'--resume={opts.resume}: snapshot networks {meta["model"]} {meta["kwargs"]} do not '
+                               f'match this run ({parts.model} {parts.network_kwargs}); check --data and the config')
+        restore_snapshot(snapshot, {**parts.nets, **parts.optimizers})
+        state = TrainState(**read_snapshot_state(snapshot)['train_state'])
+
+    run_dir = run_dir or create_run_dir(opts.result_dir, opts.desc or f'{opts.model}-{os.path.basename(opts.data.rstrip("/"))}')
+    log = Tee(os.path.join(run_dir, 'log.txt'))
+    try:
+        write_json_atomic(os.path.join(run_dir, 'training_options.json'), opts.to_json())
+        print(f'Run directory: {run_dir}')
+        print(f'Dataset: {opts.data} ({dataset.num_images} images, {dataset.resolution}x{dataset.resolution}x'
+              f'{dataset.num_channels}, {dataset.label_size} label dims); replicas: {strategy.num_replicas_in_sync}')
+        _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks)
+    finally:
+        log.close()
+    return run_dir
+
+
+def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks):
+    # Snapshot grid: fixed reals, labels and latents for the whole run.
+    grid = _grid_size(opts.grid_size, dataset.resolution)
+    grid_reals, grid_labels = next(iter(dataset.pipeline(dataset.resolution, grid[0] * grid[1])))
+    grid_latents = np.random.RandomState(opts.random_seed).randn(grid[0] * grid[1], parts.latent_size).astype(np.float32)
+    _save_grid(grid_reals.numpy(), os.path.join(run_dir, 'reals.png'), grid)
+    Gs = parts.nets['Gs']
+
+    def save_fakes():
+        fakes = np.concatenate([parts.generate(grid_latents[i:i + 64], grid_labels[i:i + 64]).numpy()
+                                for i in range(0, len(grid_latents), 64)])
+        path = os.path.join(run_dir, f'fakes{state.cur_nimg // 1000:06d}.png')
+        _save_grid(fakes, path, grid)
+        return path, fakes
+
+    compiled = _CompiledPhases(strategy, parts.phases)
+    writer = tf.summary.create_file_writer(run_dir)
+    total_nimg = int(opts.total_kimg * 1000)
+    feed, feed_key = None, None
+    tick_stats, tick_start_time, last_fakes = [], time.time(), None
+    start_time = time.time() - state.total_time
+    if state.cur_nimg == 0:
+        last_fakes = save_fakes()[0]
+    bar = tqdm(total=opts.total_kimg, initial=state.cur_nimg / 1000, unit='kimg', dynamic_ncols=True,
+               bar_format='{l_bar}{bar}| {n:.1f}/{total:.0f} kimg [{elapsed}<{remaining}] {postfix}')
+
+    while state.cur_nimg < total_nimg:
+        sched = parts.schedule(state.cur_nimg)                                     # Schedule.
+        if (sched.resolution, sched.minibatch) != feed_key:                        # Data feed for this resolution.
+            if sched.resolution != state.data_resolution:
+                state.data_resolution, state.data_position = sched.resolution, 0
+            feed = iter(dataset.distribute(strategy, sched.resolution, sched.minibatch, state.data_position))
+            feed_key = (sched.resolution, sched.minibatch)
+        parts.configure(sched)                                                      # lod, learning rates.
+        if parts.resets_optimizers and lod_changed_phase(state.prev_lod, sched.lod):
+            for opt in parts.optimizers.values():                                  # Official reset_opt_for_new_lod.
+                for var in opt.variables:
+                    var.assign(tf.zeros_like(var))
+        state.prev_lod = sched.lod
+
+        for _ in range(opts.minibatch_repeats):                                    # Phases: D (+Gs), G.
+            for phase in parts.phases:
+                if state.step % phase.interval:
+                    continue
+                for _ in range(phase.repeats):
+                    if phase.uses_reals:
+                        stats = compiled.fns[phase.name](tf.constant(state.step, tf.int64), sched.minibatch,
+                                                         sched.resolution, next(feed))
+                        state.cur_nimg += sched.minibatch
+                        state.data_position += sched.minibatch
+                    else:
+                        stats = compiled.fns[phase.name](tf.constant(state.step, tf.int64), sched.minibatch,
+                                                         sched.resolution)
+                    tick_stats.append((sched.minibatch, stats))
+            state.step += 1
+        bar.update((state.cur_nimg / 1000) - bar.n)
+
+        done = state.cur_nimg >= total_nimg                                         # Tick bookkeeping.
+        if state.cur_nimg < state.tick_start_nimg + sched.tick_kimg * 1000 and not done:
+            continue
+        state.cur_tick += 1
+        now = time.time()
+        tick_kimg = (state.cur_nimg - state.tick_start_nimg) / 1000
+        tick_time = now - tick_start_time
+        state.total_time = now - start_time
+        state.tick_start_nimg = state.cur_nimg
+        means = _mean_stats(tick_stats)
+        tick_stats = []
+        scalars = {'Progress/tick': state.cur_tick, 'Progress/kimg': state.cur_nimg / 1000, 'Progress/lod': sched.lod,
+                   'Progress/minibatch': sched.minibatch, 'Progress/resolution': sched.resolution,
+                   'LearningRate/G': sched.G_lrate, 'LearningRate/D': sched.D_lrate,
+                   'Timing/sec_per_tick': tick_time, 'Timing/sec_per_kimg': tick_time / max(tick_kimg, 1e-9),
+                   'Timing/images_per_sec': tick_kimg * 1000 / max(tick_time, 1e-9),
+                   'Timing/total_hours': state.total_time / 3600,
+                   'Memory/host_peak_gb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20,
+                   'Trace/count': compiled.traces, **means}
+        bar.set_postfix_str(f'lod {sched.lod:.2f} ' + ' '.join(f'{k.split("/")[1]} {v:.3f}' for k, v in means.items()
+                                                                   if k in ('Loss/G', 'Loss/D')))
+        tqdm.write(f'tick {state.cur_tick:<5d} kimg {state.cur_nimg / 1000:<8.1f} lod {sched.lod:<5.2f} '
+                   f'minibatch {sched.minibatch:<4d} time {_fmt_time(state.total_time):<12s} sec/tick {tick_time:<7.1f} '
+                   f'sec/kimg {tick_time / max(tick_kimg, 1e-9):<7.2f} img/s {tick_kimg * 1000 / max(tick_time, 1e-9):<7.1f} '
+                   f'G {means.get("Loss/G", float("nan")):<8.3f} D {means.get("Loss/D", float("nan")):<8.3f} '
+                   f'traces {compiled.traces}')
+        with writer.as_default(step=state.cur_nimg):
+            for k, v in scalars.items():
+                tf.summary.scalar(k, v)
+        if state.cur_tick % opts.image_snapshot_ticks == 0 or done:             # Grids and snapshots.
+            last_fakes, fakes = save_fakes()
+            with writer.as_default(step=state.cur_nimg):
+                tf.summary.image('fakes', image_utils.to_uint8_progan(fakes[:16]), max_outputs=16)
+        stopping = done or (stop_after_ticks is not None and state.cur_tick >= stop_after_ticks)
+        if state.cur_tick % opts.network_snapshot_ticks == 0 or stopping:
+            save_snapshot(os.path.join(run_dir, f'network-snapshot-{state.cur_nimg // 1000:06d}'), parts.model,
+                          parts.network_kwargs, {**parts.nets, **parts.optimizers},
+                          state={'train_state': dataclasses.asdict(state), 'options': opts.to_json()})
+        writer.flush()
+        tick_start_time = time.time()
+        if stopping:
+            break
+    bar.close()
+    writer.close()
+    print(f'Samples: {last_fakes}')
+    return state
+
+
+def _mean_stats(tick_stats):
+    """Per-image means of the phases' summed statistics (one host read per tick)."""
+    sums, counts = {}, {}
+    for minibatch, stats in tick_stats:
+        for k, v in stats.items():
+            sums[k] = sums.get(k, 0.0) + float(v)
+            counts[k] = counts.get(k, 0) + minibatch
+    return {k: sums[k] / counts[k] for k in sums}
+
+
+def _fmt_time(seconds):
+    s = int(seconds)
+    return f'{s // 86400}d {s // 3600 % 24:02d}h {s // 60 % 60:02d}m' if s >= 86400 else \
+        f'{s // 3600}h {s // 60 % 60:02d}m {s % 60:02d}s' if s >= 3600 else f'{s // 60}m {s % 60:02d}s'

@@ -1,0 +1,112 @@
+"""Command-line flags of train.py and the official presets (`config.py` of the official ProGAN code).
+
+A preset sets defaults; every flag given on the command line overrides it. Dicts keyed by resolution are
+written `4:128,8:128,...`.
+"""
+from absl import flags
+
+F = flags.FLAGS
+
+flags.DEFINE_enum('model', 'pggan', ['pggan'], 'Model family.')
+flags.DEFINE_string('config', None, 'Preset (see PRESETS). Default: "cpu-fashion32" without --data, '
+                    '"preset-v2-1gpu" (the official default, with its fp32 per-GPU limits) with --data.')
+flags.DEFINE_string('data', None, 'TFRecord dataset directory (data.dataset_tool). Default: the embedded '
+                    'Fashion-MNIST test split, written once to datasets/fashion-mnist-32.')
+flags.DEFINE_string('result_dir', 'results', 'Where numbered run directories are created.')
+flags.DEFINE_string('desc', None, 'Run directory suffix (default: model-dataset-config).')
+flags.DEFINE_string('resume', None, 'Run directory (newest snapshot) or snapshot directory to continue from.')
+flags.DEFINE_integer('seed', None, 'Random seed (official: 1000).')
+flags.DEFINE_integer('num_gpus', None, 'Replicas (GPUs; logical CPU devices on a CPU-only host).')
+flags.DEFINE_float('total_kimg', None, 'Training length in thousands of real images.')
+flags.DEFINE_bool('mirror_augment', None, 'Random left-right flips of the reals.')
+flags.DEFINE_string('cond', None, 'Conditioning: 0 = none, full = all label components, N = first N components.')
+flags.DEFINE_integer('shuffle_mb', None, 'Input shuffle window in MB (official 4096).')
+flags.DEFINE_string('grid_size', None, 'Snapshot grid: 1080p, 4k or WxH.')
+flags.DEFINE_integer('image_snapshot_ticks', None, 'Ticks between fakes grids.')
+flags.DEFINE_integer('network_snapshot_ticks', None, 'Ticks between network snapshots.')
+flags.DEFINE_integer('swd_images', None, 'Images for the SWD printed at the end (0 = skip).')
+# Loop.
+flags.DEFINE_float('G_smoothing', None, 'Beta of the Gs moving average.')
+flags.DEFINE_integer('D_repeats', None, 'D steps per G step.')
+flags.DEFINE_integer('minibatch_repeats', None, 'Minibatches between schedule updates.')
+flags.DEFINE_bool('reset_opt_for_new_lod', None, 'Reset Adam when new layers are faded in.')
+# Schedule (official TrainingSchedule arguments).
+flags.DEFINE_integer('lod_initial_resolution', None, 'Resolution at the start of training.')
+flags.DEFINE_float('lod_training_kimg', None, 'kimg per resolution before fading in the next.')
+flags.DEFINE_float('lod_transition_kimg', None, 'kimg of each fade-in.')
+flags.DEFINE_integer('minibatch_base', None, 'Minibatch (global) where minibatch_dict has no entry.')
+flags.DEFINE_string('minibatch_dict', None, 'Per-resolution minibatch, e.g. 4:128,8:128,16:128,32:64.')
+flags.DEFINE_string('max_minibatch_per_gpu', None, 'Per-resolution limit per GPU, e.g. 256:16,512:8.')
+flags.DEFINE_float('G_lrate_base', None, 'Generator learning rate.')
+flags.DEFINE_string('G_lrate_dict', None, 'Per-resolution generator learning rate, e.g. 1024:0.0015.')
+flags.DEFINE_float('D_lrate_base', None, 'Discriminator learning rate.')
+flags.DEFINE_string('D_lrate_dict', None, 'Per-resolution discriminator learning rate.')
+flags.DEFINE_float('tick_kimg_base', None, 'kimg per tick where tick_kimg_dict has no entry.')
+flags.DEFINE_string('tick_kimg_dict', None, 'Per-resolution tick length.')
+# Networks (official G_paper / D_paper arguments).
+flags.DEFINE_integer('fmap_base', None, 'Overall multiplier for the number of feature maps.')
+flags.DEFINE_float('fmap_decay', None, 'log2 feature map reduction when doubling the resolution.')
+flags.DEFINE_integer('fmap_max', None, 'Maximum number of feature maps in any layer.')
+flags.DEFINE_integer('latent_size', None, 'Latent dimensionality (default min(fmap_base, fmap_max)).')
+flags.DEFINE_integer('mbstd_group_size', None, 'Minibatch stddev group size, 0 = off.')
+flags.DEFINE_enum('structure', None, ['linear', 'recursive'], 'Network structure.')
+flags.DEFINE_bool('fused_scale', None, 'Fused up/down-sampling convolutions.')
+flags.DEFINE_bool('use_pixelnorm', None, 'Pixelwise feature normalization in G.')
+flags.DEFINE_bool('use_wscale', None, 'Equalized learning rate.')
+flags.DEFINE_bool('use_leakyrelu', None, 'Leaky ReLU (else ReLU) in G.')
+flags.DEFINE_bool('normalize_latents', None, 'Pixel-normalize the latents.')
+
+_FP32_LIMITS = {'max_minibatch_per_gpu': {256: 16, 512: 8, 1024: 4}}  # Official "-fp32" line, on by default.
+
+# Official config.py presets; "cpu-fashion32" is ours: the default run, about 10 minutes on 2 CPU cores.
+PRESETS = {
+    'preset-v1-1gpu': dict(num_gpus=1, D=dict(mbstd_group_size=16), total_kimg=19000,
+                           sched=dict(minibatch_base=16, minibatch_dict={256: 14, 512: 6, 1024: 3},
+                                      lod_training_kimg=800, lod_transition_kimg=800, **_FP32_LIMITS)),
+    'preset-v2-1gpu': dict(num_gpus=1, total_kimg=12000,
+                           sched=dict(minibatch_base=4, minibatch_dict={4: 128, 8: 128, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8, 512: 4},
+                                      G_lrate_dict={1024: 0.0015}, D_lrate_dict={1024: 0.0015}, **_FP32_LIMITS)),
+    'preset-v2-2gpus': dict(num_gpus=2, total_kimg=12000,
+                            sched=dict(minibatch_base=8, minibatch_dict={4: 256, 8: 256, 16: 128, 32: 64, 64: 32, 128: 16, 256: 8},
+                                       G_lrate_dict={512: 0.0015, 1024: 0.002}, D_lrate_dict={512: 0.0015, 1024: 0.002}, **_FP32_LIMITS)),
+    'preset-v2-4gpus': dict(num_gpus=4, total_kimg=12000,
+                            sched=dict(minibatch_base=16, minibatch_dict={4: 512, 8: 256, 16: 128, 32: 64, 64: 32, 128: 16},
+                                       G_lrate_dict={256: 0.0015, 512: 0.002, 1024: 0.003},
+                                       D_lrate_dict={256: 0.0015, 512: 0.002, 1024: 0.003}, **_FP32_LIMITS)),
+    'preset-v2-8gpus': dict(num_gpus=8, total_kimg=12000,
+                            sched=dict(minibatch_base=32, minibatch_dict={4: 512, 8: 256, 16: 128, 32: 64, 64: 32},
+                                       G_lrate_dict={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003},
+                                       D_lrate_dict={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}, **_FP32_LIMITS)),
+    'cpu-fashion32': dict(num_gpus=1, total_kimg=36, grid_size='12x8', image_snapshot_ticks=1, network_snapshot_ticks=6,
+                          swd_images=2048, G=dict(fmap_base=256, fmap_max=64, latent_size=64),
+                          D=dict(fmap_base=256, fmap_max=64),
+                          sched=dict(minibatch_base=32, lod_training_kimg=4, lod_transition_kimg=4, tick_kimg_base=2,
+                                     tick_kimg_dict={})),
+}
+
+
+def parse_resolution_dict(name, text, value_type):
+    """'4:128,8:64' -> {4: 128, 8: 64}; a clear error naming the flag otherwise."""
+    out = {}
+    for item in filter(None, (s.strip() for s in text.split(','))):
+        try:
+            k, v = item.split(':')
+            out[int(k)] = value_type(v)
+        except ValueError:
+            raise ValueError(f'--{name}={text}: expected RES:VALUE pairs such as 4:128,8:64')
+    return out
+
+
+def schedule_overrides():
+    """Schedule fields given on the command line."""
+    out = {}
+    for name in ('lod_initial_resolution', 'lod_training_kimg', 'lod_transition_kimg', 'minibatch_base',
+                 'G_lrate_base', 'D_lrate_base', 'tick_kimg_base'):
+        if F[name].value is not None:
+            out[name] = F[name].value
+    for name, kind in (('minibatch_dict', int), ('max_minibatch_per_gpu', int), ('G_lrate_dict', float),
+                       ('D_lrate_dict', float), ('tick_kimg_dict', float)):
+        if F[name].value is not None:
+            out[name] = parse_resolution_dict(name, F[name].value, kind)
+    return out
+

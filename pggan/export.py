@@ -1,0 +1,99 @@
+"""Exports a ProGAN generator (Gs of an official pickle or of our snapshot) as a TensorFlow SavedModel.
+
+  python -m pggan.export --network=NET --outdir=DIR [--lod=L] [--overwrite]
+
+The SavedModel's `serving_default` signature maps
+  latents [None, latent_size] float32, labels [None, label_size] float32  ->  {'images': [None, R, R, C] float32}
+with images NHWC in [-1, 1] (not clipped, as Gs returns them). An unconditional network still takes `labels`,
+of shape [N, 0]. The level of detail is not an input: it stays fixed at the network's lod when exported
+(--lod sets it first), stored in the SavedModel and readable as `tf.saved_model.load(DIR).lod`.
+
+The directory is written under a temporary name beside DIR and renamed when complete; an existing DIR is
+refused unless --overwrite.
+"""
+import os
+import shutil
+import sys
+import tempfile
+
+import tensorflow as tf
+from absl import flags
+
+from common import cli
+from pggan.generate import check_lod
+from pggan.loading import NetworkLoadError, load_network
+
+FLAGS = cli.new_flag_values()
+flags.DEFINE_string('network', None, 'Official ProGAN pickle or snapshot directory.', flag_values=FLAGS)
+flags.DEFINE_string('outdir', None, 'SavedModel directory to create.', flag_values=FLAGS)
+flags.DEFINE_float('lod', None, 'Level of detail to freeze (default: the network\'s own lod).', flag_values=FLAGS)
+flags.DEFINE_bool('overwrite', False, 'Replace an existing --outdir.', flag_values=FLAGS)
+
+
+class ServingGenerator(tf.Module):
+    """Gs behind a fixed serving signature (see the module docstring)."""
+
+    def __init__(self, Gs):
+        super().__init__(name='serving_generator')
+        self.Gs = Gs
+        self.lod = Gs.lod.value  # The tf.Variable Gs renders with; tracked here so that loaders can read it.
+        self.serve = tf.function(self._serve, input_signature=[
+            tf.TensorSpec([None, Gs.latent_size], tf.float32, name='latents'),
+            tf.TensorSpec([None, Gs.label_size], tf.float32, name='labels')])
+
+    def _serve(self, latents, labels):
+        return {'images': self.Gs(latents, labels)}
+
+
+def export_generator(Gs, outdir, lod=None, overwrite=False):
+    """Writes Gs as a SavedModel at outdir (atomically); `lod` (None = keep) is assigned to Gs.lod first."""
+    outdir = os.path.abspath(outdir)
+    if os.path.lexists(outdir) and not overwrite:
+        raise ValueError(f'{outdir} already exists (pass --overwrite to replace it)')
+    if os.path.lexists(outdir) and not os.path.isdir(outdir):
+        raise ValueError(f'{outdir} exists and is not a directory; refusing to replace it')
+    check_lod(Gs, lod)
+    if lod is not None:
+        Gs.lod.assign(lod)
+    module = ServingGenerator(Gs)
+    parent = os.path.dirname(outdir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=parent, prefix=f'.tmp-{os.path.basename(outdir)}-')
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would otherwise become the SavedModel's mode.
+    try:
+        tf.saved_model.save(module, tmp, signatures={'serving_default': module.serve})
+        if os.path.lexists(outdir):  # --overwrite: move the old one aside, put the new one in, then delete.
+            old = tempfile.mkdtemp(dir=parent, prefix=f'.old-{os.path.basename(outdir)}-')
+            os.replace(outdir, os.path.join(old, 'saved_model'))
+            os.replace(tmp, outdir)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, outdir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return outdir
+
+
+def main():
+    F = FLAGS
+    if not F.network or not F.outdir:
+        raise ValueError('--network and --outdir are required (see --help)')
+    if os.path.lexists(F.outdir) and not F.overwrite:  # Before the slow load.
+        raise ValueError(f'{F.outdir} already exists (pass --overwrite to replace it)')
+    print(f'Loading network from "{F.network}"...')
+    Gs = load_network(F.network).Gs
+    path = export_generator(Gs, F.outdir, F.lod, F.overwrite)
+    print(f'Exported Gs ({2 ** Gs.resolution_log2} px, lod {float(Gs.lod.numpy()):g}, '
+          f'latent_size {Gs.latent_size}, label_size {Gs.label_size}) to {path}')
+
+
+def run(argv):
+    """The command line `argv` (argv[0] = program name) -> exit status; bad input -> one 'error:' line, 1."""
+    return cli.run_tool(main, FLAGS, argv, __doc__, errors=(NetworkLoadError, ValueError, OSError))
+
+
+if __name__ == '__main__':
+    sys.exit(run(sys.argv))

@@ -1,0 +1,128 @@
+"""ProGAN training: schedule against the official formula, exact resume, 2 replicas == 1 replica, one
+trace per resolution, and clear errors for bad runs. Tiny networks on an 8x8 dataset keep this fast."""
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from common.options import OptionsError, TrainingOptions
+from common.schedule import ScheduleOptions, training_schedule
+from common.training_loop import _CompiledPhases, make_strategy, training_loop
+from data import sources
+from data.dataset import Dataset
+from data.dataset_tool import write_dataset
+from pggan import load_network
+
+DATA = os.path.join(os.path.dirname(__file__), 'data', 'pggan')
+
+
+def test_schedule_equals_official_formula_over_a_kimg_sweep():
+    with open(os.path.join(DATA, 'schedule_sweep.json')) as f:
+        cases = json.load(f)
+    checked = 0
+    for case in cases:
+        opts = ScheduleOptions(**case['settings'])
+        for sample in case['samples']:
+            ours = training_schedule(int(round(sample['kimg'] * 1000)), case['resolution_log2'], case['num_gpus'], opts)
+            assert ours.lod == pytest.approx(sample['lod'], abs=1e-12), (case['name'], sample)
+            assert (ours.resolution, ours.minibatch) == (sample['resolution'], sample['minibatch']), (case['name'], sample)
+            assert (ours.G_lrate, ours.D_lrate, ours.tick_kimg) == (sample['G_lrate'], sample['D_lrate'], sample['tick_kimg'])
+            checked += 1
+    assert checked > 2000
+
+
+@pytest.fixture(scope='module')
+def tiny_dataset(tmp_path_factory):
+    """64 8x8 grayscale images with smooth random content."""
+    rnd = np.random.RandomState(7)
+    images = (rnd.rand(64, 1, 2, 2) * 255).repeat(4, axis=2).repeat(4, axis=3).astype(np.uint8)
+    path = str(tmp_path_factory.mktemp('data') / 'tiny8')
+    write_dataset(path, sources.array_source(images), shuffle=True)
+    return path
+
+
+def tiny_options(data, result_dir, **overrides):
+    nets = dict(fmap_base=16, fmap_max=8)
+    sched = ScheduleOptions(minibatch_base=8, lod_training_kimg=0.032, lod_transition_kimg=0.032, tick_kimg_base=0.032,
+                            tick_kimg_dict={})
+    base = dict(data=data, result_dir=result_dir, total_kimg=0.128, mirror_augment=True, minibatch_repeats=2,
+                G_kwargs=dict(nets, latent_size=8), D_kwargs=dict(nets), sched=sched, grid_size='2x2',
+                network_snapshot_ticks=100, random_seed=3)
+    base.update(overrides)
+    return TrainingOptions(**base)
+
+
+def final_weights(run_dir):
+    snaps = sorted(d for d in os.listdir(run_dir) if d.startswith('network-snapshot-'))
+    nets = load_network(os.path.join(run_dir, snaps[-1]))
+    return [w.numpy() for net in (nets.G, nets.D, nets.Gs) for w in net.weights]
+
+
+def test_resumed_training_equals_uninterrupted(tiny_dataset, tmp_path):
+    tf.config.experimental.enable_op_determinism()
+    full = training_loop(tiny_options(tiny_dataset, str(tmp_path / 'full')))
+    first = training_loop(tiny_options(tiny_dataset, str(tmp_path / 'split')), stop_after_ticks=2)
+    resumed = training_loop(tiny_options(tiny_dataset, str(tmp_path / 'split'), resume=first))
+    for a, b in zip(final_weights(full), final_weights(resumed)):
+        np.testing.assert_array_equal(a, b)
+    with open(os.path.join(full, 'log.txt')) as f:
+        log = f.read()
+    # Two resolutions (4 and 8) x two phases (D, G): each traced once.
+    assert 'traces 4' in log.splitlines()[-2] or 'traces 4' in log
+    assert os.path.isfile(os.path.join(full, 'reals.png')) and os.path.isfile(os.path.join(full, 'fakes000000.png'))
+    assert json.load(open(os.path.join(full, 'training_options.json')))['total_kimg'] == 0.128
+
+
+def _one_iteration_weights(data, num_replicas):
+    """G, D, Gs weights after two D steps (with Gs updates) and two G steps at lod 0.5 from a fixed init."""
+    from pggan import training
+    opts = tiny_options(data, '/unused', mirror_augment=False, num_gpus=num_replicas,
+                        D_kwargs=dict(fmap_base=16, fmap_max=8, mbstd_group_size=0))
+    strategy = make_strategy(num_replicas)
+    dataset = Dataset(data, seed=1)
+    tf.keras.utils.set_random_seed(5)
+    parts = training.build(opts, dataset, strategy)
+    for net in parts.nets.values():
+        net.lod.assign(0.5)
+    compiled = _CompiledPhases(strategy, parts.phases)
+    feed = iter(dataset.distribute(strategy, 8, 8))
+    for step in range(2):
+        compiled.fns['D'](tf.constant(step, tf.int64), 8, 8, next(feed))
+        compiled.fns['G'](tf.constant(step, tf.int64), 8, 8)
+    return [w.numpy() for net in parts.nets.values() for w in net.weights]
+
+
+def test_training_step_on_two_devices_equals_one_device(tiny_dataset):
+    # Minibatch stddev is off: like the official multi-GPU code it groups samples within each replica.
+    one = _one_iteration_weights(tiny_dataset, 1)
+    two = _one_iteration_weights(tiny_dataset, 2)
+    for a, b in zip(one, two):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert any(np.any(a != 0) for a in one)
+
+
+def test_resume_onto_a_dataset_of_another_resolution_is_refused(tiny_dataset, tmp_path):
+    run = training_loop(tiny_options(tiny_dataset, str(tmp_path / 'r'), total_kimg=0.032))
+    images = np.zeros([8, 1, 16, 16], np.uint8)
+    other = str(tmp_path / 'other16')
+    write_dataset(other, sources.array_source(images), shuffle=False)
+    with pytest.raises(OptionsError, match='do not match this run'):
+        training_loop(tiny_options(other, str(tmp_path / 'r2'), resume=run))
+    with pytest.raises(FileNotFoundError, match='no such run directory or snapshot'):
+        training_loop(tiny_options(tiny_dataset, str(tmp_path / 'r3'), resume=str(tmp_path / 'nope')))
+
+
+def test_options_refuse_bad_values_naming_the_flag(tiny_dataset):
+    with pytest.raises(OptionsError, match='--num_gpus'):
+        tiny_options(tiny_dataset, '/x', num_gpus=0).validate()
+    with pytest.raises(OptionsError, match='--lod_initial_resolution'):
+        tiny_options(tiny_dataset, '/x', sched=ScheduleOptions(lod_initial_resolution=6)).validate()
+    with pytest.raises(OptionsError, match='--grid_size'):
+        tiny_options(tiny_dataset, '/x', grid_size='big').validate()
+    with pytest.raises(OptionsError, match='--num_gpus=3'):
+        make_strategy(3)
+    opts = tiny_options(tiny_dataset, '/x')
+    assert TrainingOptions.from_json(opts.to_json()) == dataclasses.replace(opts)

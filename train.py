@@ -1,0 +1,92 @@
+"""Trains a Progressive GAN (`--model=pggan`).
+
+    python train.py                                   # embedded Fashion-MNIST, 32x32, ~10 min on 2 CPU cores
+    python train.py --data=datasets/celebahq --config=preset-v2-8gpus --num_gpus=8 --mirror_augment
+    python train.py --resume=results/00003-pggan-celebahq      # continue exactly where it stopped
+
+Flags are in flags.py; the full options are written to <run_dir>/training_options.json.
+"""
+import os
+import sys
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # Hide C++ start-up chatter (CUDA probing on CPU hosts).
+
+from absl import app  # noqa: E402
+
+import flags as train_flags  # noqa: E402
+from flags import F, PRESETS  # noqa: E402
+
+EMBEDDED_DATA = os.path.join('datasets', 'fashion-mnist-32')
+
+
+def build_options():
+    """Preset, then command-line flags -> the run's TrainingOptions."""
+    from common.options import TrainingOptions
+    from common.schedule import ScheduleOptions
+    config = F.config or ('cpu-fashion32' if F.data is None else 'preset-v2-1gpu')
+    if config not in PRESETS:
+        raise ValueError(f'--config={config}: expected one of {", ".join(PRESETS)}')
+    preset = PRESETS[config]
+    G_kwargs, D_kwargs = dict(preset.get('G', {})), dict(preset.get('D', {}))
+    for name in ('fmap_base', 'fmap_decay', 'fmap_max'):
+        if F[name].value is not None:
+            G_kwargs[name] = D_kwargs[name] = F[name].value
+    for name in ('latent_size', 'use_pixelnorm', 'use_leakyrelu', 'normalize_latents'):
+        if F[name].value is not None:
+            G_kwargs[name] = F[name].value
+    for name in ('structure', 'fused_scale', 'use_wscale'):
+        if F[name].value is not None:
+            G_kwargs[name] = D_kwargs[name] = F[name].value
+    if F.mbstd_group_size is not None:
+        D_kwargs['mbstd_group_size'] = F.mbstd_group_size
+    sched = ScheduleOptions(**{**preset.get('sched', {}), **train_flags.schedule_overrides()})
+    top = {k: v for k, v in preset.items() if k not in ('G', 'D', 'sched')}
+    for flag, field in (('num_gpus', 'num_gpus'), ('total_kimg', 'total_kimg'), ('mirror_augment', 'mirror_augment'),
+                        ('seed', 'random_seed'), ('shuffle_mb', 'shuffle_mb'), ('grid_size', 'grid_size'),
+                        ('image_snapshot_ticks', 'image_snapshot_ticks'), ('swd_images', 'swd_images'),
+                        ('network_snapshot_ticks', 'network_snapshot_ticks'), ('G_smoothing', 'G_smoothing'),
+                        ('D_repeats', 'D_repeats'), ('minibatch_repeats', 'minibatch_repeats'),
+                        ('reset_opt_for_new_lod', 'reset_opt_for_new_lod'), ('resume', 'resume')):
+        if F[flag].value is not None:
+            top[field] = F[flag].value
+    cond = F.cond or '0'
+    if cond not in ('0', 'full') and not cond.isdigit():
+        raise ValueError(f'--cond={cond}: expected 0, full or a number of label components')
+    data = F.data or EMBEDDED_DATA
+    desc = F.desc or f'{F.model}-{os.path.basename(data.rstrip("/"))}-{config}'
+    return TrainingOptions(model=F.model, data=data, result_dir=F.result_dir, desc=desc,
+                           max_label_size=cond if cond == 'full' else int(cond),
+                           G_kwargs=G_kwargs, D_kwargs=D_kwargs, sched=sched, **top).validate()
+
+
+def ensure_embedded_dataset(path):
+    """Writes the embedded Fashion-MNIST dataset once (atomically) so that `python train.py` has data."""
+    if os.path.isdir(path):
+        return
+    from data import sources
+    from data.dataset_tool import write_dataset
+    print(f'Creating the embedded default dataset in {path}')
+    write_dataset(path, sources.embedded_source(), shuffle=True)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f'unexpected arguments {argv[1:]}')
+    from common.options import OptionsError
+    from data.tfrecord_io import DatasetError
+    try:
+        opts = build_options()
+        if F.data is None:
+            ensure_embedded_dataset(opts.data)
+        from common.training_loop import training_loop
+        run_dir = training_loop(opts)
+    except (ValueError, OptionsError, DatasetError, FileNotFoundError) as e:
+        print(f'error: {e}', file=sys.stderr)
+        sys.exit(1)
+    if opts.swd_images:
+        from common.evaluation import report_swd
+        report_swd(run_dir, opts)
+
+
+if __name__ == '__main__':
+    app.run(main)
