@@ -46,7 +46,7 @@ def build_options():
                         ('image_snapshot_ticks', 'image_snapshot_ticks'), ('swd_images', 'swd_images'),
                         ('network_snapshot_ticks', 'network_snapshot_ticks'), ('G_smoothing', 'G_smoothing'),
                         ('D_repeats', 'D_repeats'), ('minibatch_repeats', 'minibatch_repeats'),
-                        ('reset_opt_for_new_lod', 'reset_opt_for_new_lod'), ('resume', 'resume')):
+                        ('reset_opt_for_new_lod', 'reset_opt_for_new_lod'), ('resume', 'resume'), ('xla', 'xla')):
         if F[flag].value is not None:
             top[field] = F[flag].value
     cond = F.cond or '0'

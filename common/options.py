@@ -37,6 +37,7 @@ class TrainingOptions:
     image_snapshot_ticks: int = 1           # How often to write a fakes grid.
     network_snapshot_ticks: int = 10        # How often to write a network snapshot.
     grid_size: str = '1080p'                # Snapshot grid: '1080p', '4k' (official) or 'WxH'.
+    xla: bool = False                       # Compile the loss and gradient computation with XLA (jit_compile).
     swd_images: int = 0                     # Images for the final SWD report (0 = skip).
     resume: Optional[str] = None            # Run directory or snapshot to continue from.
 

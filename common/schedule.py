@@ -2,6 +2,7 @@
 used by the progressive StyleGAN configs): images shown -> lod, resolution, minibatch, learning rates
 and tick length."""
 import dataclasses
+from typing import Optional
 
 import numpy as np
 
@@ -41,21 +42,26 @@ class Schedule:
     G_lrate: float
     D_lrate: float
     tick_kimg: float
+    minibatch_gpu: int = 0      # Samples per replica and round (StyleGAN2); ProGAN: minibatch / num_gpus.
+
+
+def _lod(kimg, resolution_log2, lod_initial_resolution, lod_training_kimg, lod_transition_kimg):
+    """Level of detail after `kimg` thousand images: the official formula, step for step (float64)."""
+    phase_dur = lod_training_kimg + lod_transition_kimg
+    phase_idx = int(np.floor(kimg / phase_dur)) if phase_dur > 0 else 0
+    phase_kimg = kimg - phase_idx * phase_dur
+    lod = resolution_log2
+    lod -= np.floor(np.log2(lod_initial_resolution))
+    lod -= phase_idx
+    if lod_transition_kimg > 0:
+        lod -= max(phase_kimg - lod_training_kimg, 0.0) / lod_transition_kimg
+    return max(lod, 0.0)
 
 
 def training_schedule(cur_nimg, resolution_log2, num_gpus, opts: ScheduleOptions) -> Schedule:
-    """The official formula, step for step (including its float64 arithmetic)."""
+    """ProGAN's TrainingSchedule."""
     kimg = cur_nimg / 1000.0
-    phase_dur = opts.lod_training_kimg + opts.lod_transition_kimg
-    phase_idx = int(np.floor(kimg / phase_dur)) if phase_dur > 0 else 0
-    phase_kimg = kimg - phase_idx * phase_dur
-
-    lod = resolution_log2
-    lod -= np.floor(np.log2(opts.lod_initial_resolution))
-    lod -= phase_idx
-    if opts.lod_transition_kimg > 0:
-        lod -= max(phase_kimg - opts.lod_training_kimg, 0.0) / opts.lod_transition_kimg
-    lod = max(lod, 0.0)
+    lod = _lod(kimg, resolution_log2, opts.lod_initial_resolution, opts.lod_training_kimg, opts.lod_transition_kimg)
     resolution = 2 ** (resolution_log2 - int(np.floor(lod)))
 
     minibatch = opts.minibatch_dict.get(resolution, opts.minibatch_base)
@@ -66,9 +72,56 @@ def training_schedule(cur_nimg, resolution_log2, num_gpus, opts: ScheduleOptions
     return Schedule(kimg=kimg, lod=float(lod), resolution=int(resolution), minibatch=int(minibatch),
                     G_lrate=float(opts.G_lrate_dict.get(resolution, opts.G_lrate_base)),
                     D_lrate=float(opts.D_lrate_dict.get(resolution, opts.D_lrate_base)),
-                    tick_kimg=float(opts.tick_kimg_dict.get(resolution, opts.tick_kimg_base)))
+                    tick_kimg=float(opts.tick_kimg_dict.get(resolution, opts.tick_kimg_base)),
+                    minibatch_gpu=int(minibatch) // num_gpus)
 
 
 def lod_changed_phase(prev_lod, lod):
     """True when the official code resets the optimizers: lod crossed or left an integer."""
     return np.floor(lod) != np.floor(prev_lod) or np.ceil(lod) != np.ceil(prev_lod)
+
+
+SG2_TICK_KIMG = {8: 28, 16: 24, 32: 20, 64: 16, 128: 12, 256: 8, 512: 6, 1024: 4}
+
+
+@dataclasses.dataclass(frozen=True)
+class SG2ScheduleOptions:
+    """`training_schedule` of NVlabs/stylegan2 (training_loop.py); defaults as run_training.py sets them."""
+    lod_initial_resolution: Optional[int] = None   # None = no progressive growing (configs e, f).
+    lod_training_kimg: float = 600
+    lod_transition_kimg: float = 600
+    minibatch_size_base: int = 32                   # Global minibatch.
+    minibatch_size_dict: dict = dataclasses.field(default_factory=dict)
+    minibatch_gpu_base: int = 4                     # Samples per GPU and round; more rounds accumulate gradients.
+    minibatch_gpu_dict: dict = dataclasses.field(default_factory=dict)
+    G_lrate_base: float = 0.002
+    G_lrate_dict: dict = dataclasses.field(default_factory=dict)
+    D_lrate_base: float = 0.002
+    D_lrate_dict: dict = dataclasses.field(default_factory=dict)
+    lrate_rampup_kimg: float = 0
+    tick_kimg_base: float = 4
+    tick_kimg_dict: dict = dataclasses.field(default_factory=lambda: dict(SG2_TICK_KIMG))
+
+    def __post_init__(self):
+        for name in ('minibatch_size_dict', 'minibatch_gpu_dict', 'G_lrate_dict', 'D_lrate_dict', 'tick_kimg_dict'):
+            object.__setattr__(self, name, _int_keys(getattr(self, name)))
+
+
+def sg2_training_schedule(cur_nimg, resolution_log2, opts: SG2ScheduleOptions) -> Schedule:
+    kimg = cur_nimg / 1000.0
+    lod = 0.0
+    if opts.lod_initial_resolution is not None:
+        lod = _lod(kimg, resolution_log2, opts.lod_initial_resolution, opts.lod_training_kimg,
+                   opts.lod_transition_kimg)
+    resolution = 2 ** (resolution_log2 - int(np.floor(lod)))
+    G_lrate = opts.G_lrate_dict.get(resolution, opts.G_lrate_base)
+    D_lrate = opts.D_lrate_dict.get(resolution, opts.D_lrate_base)
+    if opts.lrate_rampup_kimg > 0:
+        rampup = min(kimg / opts.lrate_rampup_kimg, 1.0)
+        G_lrate *= rampup
+        D_lrate *= rampup
+    return Schedule(kimg=kimg, lod=float(lod), resolution=int(resolution),
+                    minibatch=int(opts.minibatch_size_dict.get(resolution, opts.minibatch_size_base)),
+                    G_lrate=float(G_lrate), D_lrate=float(D_lrate),
+                    tick_kimg=float(opts.tick_kimg_dict.get(resolution, opts.tick_kimg_base)),
+                    minibatch_gpu=int(opts.minibatch_gpu_dict.get(resolution, opts.minibatch_gpu_base)))

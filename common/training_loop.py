@@ -26,15 +26,18 @@ from data.dataset import Dataset
 
 @dataclasses.dataclass
 class Phase:
-    """One optimization phase. `fn(step, global_batch, resolution, reals, labels)` when `uses_reals`, else
-    `fn(step, global_batch, resolution, batch)`; it runs per replica and returns a dict of per-replica sums.
-    `resolution` is the schedule's (a Python int: phases retrace per resolution)."""
+    """One optimization phase: `loss_fn(ctx, reals, labels)` (or `loss_fn(ctx)` when it uses no reals)
+    returns (per-replica sum of the loss over this round's samples, dict of per-replica sums for logging).
+    The loop divides by the global batch, accumulates gradients over rounds and applies `optimizer`."""
     name: str
-    fn: Callable
+    loss_fn: Callable
+    optimizer: object
+    variables: list
     uses_reals: bool
-    repeats: int = 1                        # Consecutive runs per minibatch (ProGAN D_repeats).
+    repeats: int = 1                        # Consecutive runs per minibatch, each on new reals (ProGAN D_repeats).
     interval: int = 1                       # Run every `interval` minibatches (lazy regularization).
-    after: Optional[Callable] = None        # Cross-replica update after each run (ProGAN: Gs moving average).
+    after: Optional[Callable] = None        # Cross-replica update after each run (the Gs moving average).
+    xla: bool = False                       # Compile the loss and gradients with XLA.
 
 
 @dataclasses.dataclass
@@ -49,6 +52,7 @@ class TrainingParts:
     resets_optimizers: bool
     generate: Callable                      # generate(latents, labels) -> NHWC images in [-1, 1].
     latent_size: int
+    extra_state: dict = dataclasses.field(default_factory=dict)  # Other trackables to snapshot (e.g. pl_mean).
 
 
 @dataclasses.dataclass
@@ -64,10 +68,39 @@ class TrainState:
     total_time: float = 0.0
 
 
-def global_slice(x, batch):
-    """This replica's rows of a tensor drawn for the global batch."""
-    rid = tf.distribute.get_replica_context().replica_id_in_sync_group
-    return x[rid * batch:(rid + 1) * batch]
+@dataclasses.dataclass
+class RoundContext:
+    """What a loss function needs to know about the current step and its slice of the global batch.
+
+    Random tensors are drawn for the whole global batch from (seed, step, purpose) and each replica and
+    round takes its own rows: results do not depend on how the batch is split over replicas and rounds,
+    and a resumed run draws what the uninterrupted run would."""
+    seed: int
+    step: tf.Tensor
+    global_batch: int
+    resolution: int
+    per_round: int                          # Samples in this round on this replica.
+    offset: tf.Tensor                       # Row of the global batch where this round's slice starts.
+
+    def _take(self, x, shrink):
+        n = self.per_round // shrink
+        return x[self.offset // shrink:self.offset // shrink + n]
+
+    def normal(self, tail, purpose, shrink=1):
+        x = tf.random.stateless_normal([self.global_batch // shrink] + list(tail), self._seed(purpose))
+        return self._take(x, shrink)
+
+    def uniform(self, tail, purpose, shrink=1, maxval=None, dtype=tf.float32):
+        x = tf.random.stateless_uniform([self.global_batch // shrink] + list(tail), self._seed(purpose),
+                                        maxval=maxval, dtype=dtype)
+        return self._take(x, shrink)
+
+    def scalar_uniform(self, purpose, minval=0, maxval=None, dtype=tf.float32):
+        """One value shared by the whole global batch (e.g. the style-mixing cutoff)."""
+        return tf.random.stateless_uniform([], self._seed(purpose), minval=minval, maxval=maxval, dtype=dtype)
+
+    def _seed(self, purpose):
+        return tf.stack([tf.constant(self.seed, tf.int64), self.step * 64 + purpose])
 
 
 def make_strategy(num_gpus):
@@ -79,35 +112,57 @@ def make_strategy(num_gpus):
 
 
 class _CompiledPhases:
-    """tf.function wrappers of the phases; they retrace only when the batch shapes change (new resolution)."""
+    """tf.function wrappers of the phases; they retrace only when shapes change (a new resolution).
 
-    def __init__(self, strategy, phases):
-        self.strategy, self.traces = strategy, 0
+    Each call runs one minibatch of a phase: per replica, the rounds (gradient accumulation as the official
+    `minibatch_gpu`) and then one optimizer step with the summed gradients of loss / global batch."""
+
+    def __init__(self, strategy, phases, seed):
+        self.strategy, self.seed, self.traces = strategy, seed, 0
         self.fns = {p.name: self._compile(p) for p in phases}
 
     def _compile(self, phase):
-        strategy = self.strategy
+        strategy, seed = self.strategy, self.seed
 
-        def reduce(per_replica):
-            return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
+        def grads_fn(ctx, *data):
+            with tf.GradientTape() as tape:
+                loss, stats = phase.loss_fn(ctx, *data)
+                scaled = loss / ctx.global_batch
+            grads = tape.gradient(scaled, phase.variables)
+            # Layers not in use (ProGAN levels above the current lod) get zero gradients, as under the
+            # official tf.cond: Adam leaves them in place while their second moment decays.
+            return [tf.zeros_like(v) if g is None else g for g, v in zip(grads, phase.variables)], stats
+        compute = grads_fn
+        if phase.xla:  # XLA fuses the element-wise work of the forward and double-backward passes.
+            @tf.function(jit_compile=True)
+            def jitted(step, offset, global_batch, resolution, per_round, *data):
+                return grads_fn(RoundContext(seed, step, global_batch, resolution, per_round, offset), *data)
 
-        if phase.uses_reals:
-            @tf.function
-            def run(step, global_batch, resolution, batch):
-                self.traces += 1
-                stats = reduce(strategy.run(phase.fn, args=(step, global_batch, resolution) + tuple(batch)))
-                if phase.after:
-                    phase.after()
-                return stats
-        else:
-            @tf.function
-            def run(step, global_batch, resolution):
-                self.traces += 1
-                per_replica_batch = global_batch // strategy.num_replicas_in_sync
-                stats = reduce(strategy.run(phase.fn, args=(step, global_batch, resolution, per_replica_batch)))
-                if phase.after:
-                    phase.after()
-                return stats
+            def compute(ctx, *data):
+                return jitted(ctx.step, ctx.offset, ctx.global_batch, ctx.resolution, ctx.per_round, *data)
+
+        def replica_fn(step, global_batch, resolution, rounds, *data):
+            per_replica = global_batch // strategy.num_replicas_in_sync
+            per_round = per_replica // rounds
+            rid = tf.distribute.get_replica_context().replica_id_in_sync_group
+            total, stats_total = None, {}
+            for r in range(rounds):
+                ctx = RoundContext(seed, step, global_batch, resolution, per_round, rid * per_replica + r * per_round)
+                chunk = [d[r * per_round:(r + 1) * per_round] for d in data]
+                grads, stats = compute(ctx, *chunk)
+                total = grads if total is None else [a + b for a, b in zip(total, grads)]
+                stats_total = {k: stats_total.get(k, 0.0) + v for k, v in stats.items()}
+            phase.optimizer.apply_gradients(zip(total, phase.variables))
+            return stats_total
+
+        @tf.function
+        def run(step, global_batch, resolution, rounds, *data):
+            self.traces += 1
+            per_replica = strategy.run(replica_fn, args=(step, global_batch, resolution, rounds) + tuple(data))
+            stats = {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
+            if phase.after:
+                phase.after(global_batch)
+            return stats
         return run
 
 
@@ -170,7 +225,7 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks):
         _save_grid(fakes, path, grid)
         return path, fakes
 
-    compiled = _CompiledPhases(strategy, parts.phases)
+    compiled = _CompiledPhases(strategy, parts.phases, opts.random_seed)
     writer = tf.summary.create_file_writer(run_dir)
     total_nimg = int(opts.total_kimg * 1000)
     feed, feed_key = None, None
@@ -195,20 +250,21 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks):
                     var.assign(tf.zeros_like(var))
         state.prev_lod = sched.lod
 
-        for _ in range(opts.minibatch_repeats):                                    # Phases: D (+Gs), G.
+        rounds = sched.minibatch // (sched.minibatch_gpu * strategy.num_replicas_in_sync)
+        for _ in range(opts.minibatch_repeats):                                    # Phases.
+            batches = []                                                            # Reals per repeat index.
             for phase in parts.phases:
                 if state.step % phase.interval:
                     continue
-                for _ in range(phase.repeats):
+                for repeat in range(phase.repeats):
+                    args = (tf.constant(state.step, tf.int64), sched.minibatch, sched.resolution, rounds)
                     if phase.uses_reals:
-                        stats = compiled.fns[phase.name](tf.constant(state.step, tf.int64), sched.minibatch,
-                                                         sched.resolution, next(feed))
-                        state.cur_nimg += sched.minibatch
-                        state.data_position += sched.minibatch
-                    else:
-                        stats = compiled.fns[phase.name](tf.constant(state.step, tf.int64), sched.minibatch,
-                                                         sched.resolution)
-                    tick_stats.append((sched.minibatch, stats))
+                        if repeat == len(batches):
+                            batches.append(next(feed))
+                            state.cur_nimg += sched.minibatch
+                            state.data_position += sched.minibatch
+                        args += tuple(batches[repeat])
+                    tick_stats.append((sched.minibatch, compiled.fns[phase.name](*args)))
             state.step += 1
         bar.update((state.cur_nimg / 1000) - bar.n)
 

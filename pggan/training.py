@@ -1,21 +1,20 @@
-"""What training needs that is ProGAN's own: networks, optimizers, the D and G steps, reals processing.
+"""What training needs that is ProGAN's own: networks, optimizers, losses as phases, reals processing.
 
-The shared loop (`common/training_loop.py`) calls `build()` once and then runs the phases it returns.
-Randomness inside a step is stateless, keyed by (seed, step, purpose) and drawn for the *global* batch,
-each replica taking its own rows: a step gives the same result on 1 or N replicas, and a resumed run
-draws exactly what the uninterrupted run would.
+The shared loop (`common/training_loop.py`) calls `build()` once and then runs the phases: D (each run
+followed by the Gs moving-average update, as the official code runs them together), then G.
 """
-import dataclasses
-
 import keras
 import numpy as np
 import tensorflow as tf
 
 from common.layers import downscale2d, lerp, upscale2d
 from common.schedule import training_schedule
-from common.training_loop import Phase, TrainingParts, global_slice
+from common.training_loop import Phase, TrainingParts
 from pggan import loss as losses
 from pggan.loading import build_networks
+
+# Purposes of the stateless random draws (see RoundContext).
+_D_LATENTS, _D_MIXING, _G_LATENTS, _G_LABELS = 0, 1, 2, 3
 
 
 def network_kwargs(opts, dataset):
@@ -38,13 +37,6 @@ def make_adam(opts_dict):
                                  epsilon=opts_dict['epsilon'])
 
 
-def apply(opt, grads, variables):
-    """Adam step; layers not in use at this resolution get zero gradients, as under the official tf.cond:
-    their first moment stays 0 (beta1 = 0), so they do not move, while the second moment decays."""
-    grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
-    opt.apply_gradients(zip(grads, variables))
-
-
 def build(opts, dataset, strategy):
     kwargs = network_kwargs(opts, dataset)
     with strategy.scope():
@@ -54,44 +46,30 @@ def build(opts, dataset, strategy):
         G_opt.build(G.trainable_variables)  # Built eagerly: lazy creation inside a replica step fails.
         D_opt.build(D.trainable_variables)
     labels_table = tf.constant(dataset.labels if dataset.label_size else np.zeros([1, 0], np.float32))
-    seed, beta = opts.random_seed, opts.G_smoothing
-    full_res = dataset.resolution
 
-    def level(resolution):  # floor(lod) of the schedule at this resolution: static within a resolution.
-        return dataset.resolution_log2 - int(np.log2(resolution))
+    def level(ctx):  # floor(lod) at this resolution: static within a resolution, so no tf.cond is needed.
+        return dataset.resolution_log2 - int(np.log2(ctx.resolution))
 
-    def random_labels(step, global_batch, batch):
-        if dataset.label_size == 0:
-            return tf.zeros([batch, 0])
-        idx = tf.random.stateless_uniform([global_batch], [seed, step * 8 + 3], maxval=labels_table.shape[0],
-                                          dtype=tf.int32)
-        return global_slice(tf.gather(labels_table, idx), batch)
+    def D_loss(ctx, reals, labels):
+        latents = ctx.normal([G.latent_size], _D_LATENTS)
+        mixing = ctx.uniform([1, 1, 1], _D_MIXING)
+        reals = process_reals(reals, D.lod, dataset.resolution)
+        loss, stats = losses.D_wgangp_acgan(G, D, latents, labels, reals, mixing, level=level(ctx), **opts.D_loss)
+        return loss, {'Loss/D': loss, **stats}
 
-    def d_step(step, global_batch, resolution, reals, labels):
-        batch = tf.shape(reals)[0]
-        latents = global_slice(tf.random.stateless_normal([global_batch, G.latent_size], [seed, step * 8 + 0]), batch)
-        mixing = global_slice(tf.random.stateless_uniform([global_batch, 1, 1, 1], [seed, step * 8 + 1]), batch)
-        reals = process_reals(reals, D.lod, full_res)
-        with tf.GradientTape() as tape:
-            loss, stats = losses.D_wgangp_acgan(G, D, latents, labels, reals, mixing, level=level(resolution),
-                                                **opts.D_loss)
-            loss = loss / global_batch
-        apply(D_opt, tape.gradient(loss, D.trainable_variables), D.trainable_variables)
-        return {'Loss/D': loss * global_batch, **stats}
+    def G_loss(ctx):
+        latents = ctx.normal([G.latent_size], _G_LATENTS)
+        if dataset.label_size:  # Official get_random_labels_tf: random rows of the dataset's labels.
+            labels = tf.gather(labels_table, ctx.uniform([], _G_LABELS, maxval=labels_table.shape[0], dtype=tf.int32))
+        else:
+            labels = tf.zeros([ctx.per_round, 0])
+        loss, stats = losses.G_wgan_acgan(G, D, latents, labels, level=level(ctx), **opts.G_loss)
+        return loss, {'Loss/G': loss, **stats}
 
-    def g_step(step, global_batch, resolution, batch):
-        latents = global_slice(tf.random.stateless_normal([global_batch, G.latent_size], [seed, step * 8 + 2]), batch)
-        labels = random_labels(step, global_batch, batch)
-        with tf.GradientTape() as tape:
-            loss, stats = losses.G_wgan_acgan(G, D, latents, labels, level=level(resolution), **opts.G_loss)
-            loss = loss / global_batch
-        apply(G_opt, tape.gradient(loss, G.trainable_variables), G.trainable_variables)
-        return {'Loss/G': loss * global_batch, **stats}
-
-    def update_Gs():
-        # Official: Gs = lerp(G, Gs, beta), run together with every D step (setup_as_moving_average_of).
+    def update_Gs(_global_batch):
+        # Official: Gs = lerp(G, Gs, beta) with a fixed beta, run together with every D step.
         for gs_var, g_var in zip(Gs.trainable_variables, G.trainable_variables):
-            gs_var.assign(g_var + (gs_var - g_var) * beta)
+            gs_var.assign(g_var + (gs_var - g_var) * opts.G_smoothing)
 
     def configure(sched):
         for net in (G, D, Gs):
@@ -99,8 +77,9 @@ def build(opts, dataset, strategy):
         G_opt.learning_rate.assign(sched.G_lrate)
         D_opt.learning_rate.assign(sched.D_lrate)
 
-    phases = [Phase('D', d_step, uses_reals=True, repeats=opts.D_repeats, after=update_Gs),
-              Phase('G', g_step, uses_reals=False)]
+    phases = [Phase('D', D_loss, D_opt, D.trainable_variables, uses_reals=True, repeats=opts.D_repeats,
+                    after=update_Gs, xla=opts.xla),
+              Phase('G', G_loss, G_opt, G.trainable_variables, uses_reals=False, xla=opts.xla)]
     return TrainingParts(
         model='pggan', nets={'G': G, 'D': D, 'Gs': Gs}, optimizers={'G_opt': G_opt, 'D_opt': D_opt},
         network_kwargs=kwargs, phases=phases, configure=configure,

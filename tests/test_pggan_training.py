@@ -87,11 +87,11 @@ def _one_iteration_weights(data, num_replicas):
     parts = training.build(opts, dataset, strategy)
     for net in parts.nets.values():
         net.lod.assign(0.5)
-    compiled = _CompiledPhases(strategy, parts.phases)
+    compiled = _CompiledPhases(strategy, parts.phases, opts.random_seed)
     feed = iter(dataset.distribute(strategy, 8, 8))
     for step in range(2):
-        compiled.fns['D'](tf.constant(step, tf.int64), 8, 8, next(feed))
-        compiled.fns['G'](tf.constant(step, tf.int64), 8, 8)
+        compiled.fns['D'](tf.constant(step, tf.int64), 8, 8, 1, *next(feed))
+        compiled.fns['G'](tf.constant(step, tf.int64), 8, 8, 1)
     return [w.numpy() for net in parts.nets.values() for w in net.weights]
 
 

@@ -1,0 +1,86 @@
+"""FIR resampling of NHWC feature maps, as StyleGAN2's `upfirdn_2d.py` (NVlabs/stylegan2, dnnlib/tflib/ops).
+
+Every function is the official one with the same kernels and paddings, written with ops that TensorFlow can
+differentiate twice on the CPU (R1 and path-length regularization need that): zero insertion by pad and
+reshape, per-channel FIR filtering by `depthwise_conv2d`, fused resampling convolutions by `conv2d_transpose`
+and strided `conv2d`. Kernels are given as in the official code: 1-D (separable, e.g. the default [1, 3, 3, 1])
+or 2-D, and are normalized to unit sum.
+"""
+import numpy as np
+import tensorflow as tf
+
+DEFAULT_KERNEL = (1, 3, 3, 1)
+
+
+def setup_kernel(k):
+    """1-D or 2-D FIR kernel -> 2-D float32 kernel with unit sum (a 1-D kernel is its outer product)."""
+    k = np.asarray(k, dtype=np.float32)
+    if k.ndim == 1:
+        k = np.outer(k, k)
+    if k.ndim != 2 or k.shape[0] != k.shape[1]:
+        raise ValueError(f'FIR kernel of shape {k.shape}: expected 1-D or square 2-D')
+    return k / np.sum(k)
+
+
+def upfirdn_2d(x, k, up=1, down=1, pad0=0, pad1=0):
+    """Upsample (insert up-1 zeros after each pixel), pad (crop where negative), convolve with the 2-D FIR
+    kernel `k` (a true convolution, as the official op) and keep every `down`-th pixel.
+
+    x: [N, H, W, C] -> [N, (H*up + pad0 + pad1 - kh) // down + 1, ..., C]; the same on both spatial axes.
+    """
+    k = np.asarray(k, dtype=np.float32)
+    h, w, c = x.shape[1], x.shape[2], x.shape[3]
+    if up > 1:
+        x = tf.reshape(x, [-1, h, 1, w, 1, c])
+        x = tf.pad(x, [[0, 0], [0, 0], [0, up - 1], [0, 0], [0, up - 1], [0, 0]])
+        x = tf.reshape(x, [-1, h * up, w * up, c])
+    x = tf.pad(x, [[0, 0], [max(pad0, 0), max(pad1, 0)], [max(pad0, 0), max(pad1, 0)], [0, 0]])
+    if pad0 < 0 or pad1 < 0:
+        x = x[:, max(-pad0, 0):x.shape[1] - max(-pad1, 0), max(-pad0, 0):x.shape[2] - max(-pad1, 0), :]
+    # depthwise_conv2d correlates; flipping the kernel makes it the convolution of the official op.
+    kernel = tf.constant(np.tile(k[::-1, ::-1, np.newaxis, np.newaxis], [1, 1, c, 1]), dtype=x.dtype)
+    return tf.nn.depthwise_conv2d(x, kernel, strides=[1, down, down, 1], padding='VALID')
+
+
+def upsample_2d(x, k=DEFAULT_KERNEL, factor=2, gain=1):
+    """[N, H, W, C] -> [N, H*factor, W*factor, C]; k=None is nearest-neighbour upsampling."""
+    k = setup_kernel([1] * factor if k is None else k) * (gain * factor ** 2)
+    p = k.shape[0] - factor
+    return upfirdn_2d(x, k, up=factor, pad0=(p + 1) // 2 + factor - 1, pad1=p // 2)
+
+
+def downsample_2d(x, k=DEFAULT_KERNEL, factor=2, gain=1):
+    """[N, H, W, C] -> [N, H/factor, W/factor, C]; k=None is average pooling."""
+    k = setup_kernel([1] * factor if k is None else k) * gain
+    p = k.shape[0] - factor
+    return upfirdn_2d(x, k, down=factor, pad0=(p + 1) // 2, pad1=p // 2)
+
+
+def upsample_conv_2d(x, w, k=DEFAULT_KERNEL, factor=2, gain=1):
+    """`upsample_2d` followed by a 'SAME' convolution with w [kh, kw, in, out], computed as the official
+    fused op: a stride-`factor` transposed convolution with the spatially flipped kernel, then the FIR
+    filter with a single padding. [N, H, W, in] -> [N, H*factor, W*factor, out]."""
+    kh, kw = int(w.shape[0]), int(w.shape[1])
+    if kh != kw:
+        raise ValueError(f'conv kernel {kh}x{kw}: expected square')
+    fir = setup_kernel([1] * factor if k is None else k) * (gain * factor ** 2)
+    p = (fir.shape[0] - factor) - (kw - 1)
+    s = tf.shape(x)
+    out_shape = [s[0], (x.shape[1] - 1) * factor + kh, (x.shape[2] - 1) * factor + kw, int(w.shape[3])]
+    # conv2d_transpose takes [kh, kw, out, in]; the flip matches the official weight transposition.
+    w = tf.transpose(w[::-1, ::-1], [0, 1, 3, 2])
+    x = tf.nn.conv2d_transpose(x, w, out_shape, strides=factor, padding='VALID')
+    return upfirdn_2d(x, fir, pad0=(p + 1) // 2 + factor - 1, pad1=p // 2 + 1)
+
+
+def conv_downsample_2d(x, w, k=DEFAULT_KERNEL, factor=2, gain=1):
+    """A 'SAME' convolution with w [kh, kw, in, out] followed by `downsample_2d`, computed as the official
+    fused op: FIR filter with a single padding, then a stride-`factor` convolution.
+    [N, H, W, in] -> [N, H/factor, W/factor, out]."""
+    kh, kw = int(w.shape[0]), int(w.shape[1])
+    if kh != kw:
+        raise ValueError(f'conv kernel {kh}x{kw}: expected square')
+    fir = setup_kernel([1] * factor if k is None else k) * gain
+    p = (fir.shape[0] - factor) + (kw - 1)
+    x = upfirdn_2d(x, fir, pad0=(p + 1) // 2, pad1=p // 2)
+    return tf.nn.conv2d(x, w, strides=factor, padding='VALID')

@@ -1,0 +1,201 @@
+"""`load_network`: official StyleGAN2 (TF1) and StyleGAN2-ADA (TF) pickles `(G, D, Gs)`, plain or
+xz-compressed, or our snapshots -> Keras Generator, Discriminator and Gs.
+
+Official variables map one to one onto ours by name (`synthesis/8x8/Conv0_up/mod_weight` -> layer
+`8x8.Conv0_up` of `G.synthesis`, variable `mod_weight`); every official variable must be used and every one
+of ours set, with equal shapes. No code stored in a pickle is ever run: networks are rebuilt from their
+`static_kwargs`, whose missing entries take the defaults of the code base that wrote the pickle.
+"""
+import dataclasses
+import io
+import lzma
+import os
+import pickle
+
+import numpy as np
+import keras
+
+from common.pickle_io import NetworkState, PickleSecurityError, SafeUnpickler
+from common.snapshot import is_snapshot, read_snapshot_meta, restore_snapshot
+from stylegan2.networks import Discriminator, Generator
+
+
+class NetworkLoadError(Exception):
+    """A network file that cannot be used, with a one-line reason naming it."""
+
+
+@dataclasses.dataclass
+class Networks:
+    G: keras.Model
+    D: keras.Model
+    Gs: keras.Model
+    source: str = ''
+
+
+# The code base that built a network, told by its build functions: G_main exists in both, so G is told by
+# its synthesis component.
+_SYNTHESIS_ORIGIN = {'G_synthesis_stylegan2': 'stylegan2', 'G_synthesis': 'ada'}
+_D_ORIGIN = {'D_stylegan2': 'stylegan2', 'D_main': 'ada'}
+
+# Official defaults of StyleGAN2-ADA (TF) where they differ from TF1 StyleGAN2, whose defaults our
+# constructors have. Read from training/networks.py of both repositories.
+_ADA_DEFAULTS = {
+    'G': dict(mapping_fmaps=None,       # None = dlatent_size (TF1 StyleGAN2: 512).
+              fused_modconv=False),     # Same function either way; kept for the record.
+    'D': dict(mbstd_group_size=None),   # None = whole minibatch (TF1 StyleGAN2: 4).
+}
+
+# ADA discriminator options that change the network and that we do not implement, with their off values.
+_UNSUPPORTED_D = {'use_pagan': False, 'use_spectral_norm': False, 'score_max': 1, 'score_size': 1}
+
+_OTHER_FAMILIES = {
+    'G_paper': 'a ProGAN pickle: load it with pggan.load_network',
+    'D_paper': 'a ProGAN pickle: load it with pggan.load_network',
+    'G_style': 'a StyleGAN (v1) pickle, which this loader does not read',
+}
+
+_XZ_MAGIC = b'\xfd7zXZ\x00'
+
+
+def _short(func_name):
+    return str(func_name or '').split('.')[-1]
+
+
+def _scoped_variables(model):
+    return {f'{scope}/{var.name}': var for scope, layer in model.layers_by_scope.items() for var in layer.weights}
+
+
+def network_variables(net):
+    """Official name -> our variable. Generator names are those of the pickle: own variables
+    (`dlatent_avg`), then `<component>/<name>` (`mapping/Dense0/weight`, `synthesis/noise3`)."""
+    if isinstance(net, Generator):
+        table = {'dlatent_avg': net.mapping.dlatent_avg}
+        for key, component in (('mapping', net.mapping), ('synthesis', net.synthesis)):
+            table.update({f'{key}/{name}': var for name, var in _scoped_variables(component).items()})
+        table.update({f'synthesis/noise{i}': var for i, var in enumerate(net.synthesis.noise_buffers)})
+        return table
+    return _scoped_variables(net)
+
+
+def _official_variables(state, where):
+    variables = dict(state.variables)
+    for key, component in state.components.items():
+        if not isinstance(component, NetworkState):
+            raise NetworkLoadError(f'{where}: component {key!r} is not a network')
+        variables.update({f'{key}/{name}': value for name, value in component.variables.items()})
+    return variables
+
+
+def assign_official_variables(net, variables, where):
+    """Sets every variable of `net` from `variables` (official name -> array), checked as described above.
+    TF1 StyleGAN2's G `lod` (always 0 for these networks, ignored by ada-pytorch's converter) is skipped."""
+    variables = {k: v for k, v in variables.items() if k != 'lod'}
+    ours = network_variables(net)
+    missing, unknown = sorted(set(ours) - set(variables)), sorted(set(variables) - set(ours))
+    if missing or unknown:
+        raise NetworkLoadError(f'{where}: variables do not match the network built from its kwargs '
+                               f'(missing {missing[:6]}{" ..." if len(missing) > 6 else ""}, '
+                               f'unexpected {unknown[:6]}{" ..." if len(unknown) > 6 else ""})')
+    bad = [f'{name} {list(np.shape(value))} (expected {list(ours[name].shape)})' for name, value in variables.items()
+           if tuple(np.shape(value)) != tuple(ours[name].shape)]
+    if bad:
+        raise NetworkLoadError(f'{where}: variable shapes do not match the network built from its kwargs: '
+                               f'{", ".join(bad[:4])}')
+    for name, value in variables.items():
+        ours[name].assign(np.asarray(value, np.float32))
+
+
+def official_kwargs(state, kind, where):
+    """Our constructor kwargs for an official network state; kind 'G' or 'D'."""
+    func = _short(state.build_func_name)
+    if func in _OTHER_FAMILIES:
+        raise NetworkLoadError(f'{where}: {_OTHER_FAMILIES[func]}')
+    if kind == 'G':
+        synthesis = state.components.get('synthesis')
+        synthesis_func = _short(synthesis.build_func_name) if isinstance(synthesis, NetworkState) else None
+        origin = _SYNTHESIS_ORIGIN.get(synthesis_func) if func == 'G_main' else None
+        if origin is None:
+            raise NetworkLoadError(f'{where}: generator built by {func!r} with synthesis {synthesis_func!r}; '
+                                   f'expected G_main with {" or ".join(_SYNTHESIS_ORIGIN)}')
+    else:
+        origin = _D_ORIGIN.get(func)
+        if origin is None:
+            raise NetworkLoadError(f'{where}: discriminator built by {func!r}, expected {" or ".join(_D_ORIGIN)}')
+    kwargs = dict(_ADA_DEFAULTS[kind]) if origin == 'ada' else {}
+    kwargs.update(state.static_kwargs)
+    kwargs['label_layout'] = origin
+    if kind == 'D':
+        for key, off in _UNSUPPORTED_D.items():
+            if kwargs.get(key, off) != off:
+                raise NetworkLoadError(f'{where}: discriminator option {key}={kwargs[key]!r} is not supported')
+        if origin == 'stylegan2' and kwargs.get('mbstd_group_size', 4) <= 1:
+            kwargs['mbstd_num_features'] = 0  # TF1 StyleGAN2 disables the layer for group sizes <= 1.
+    return kwargs
+
+
+def _from_state(state, kind, where, name):
+    if not isinstance(state, NetworkState):
+        raise NetworkLoadError(f'{where}: network {name} is not a network state')
+    kwargs = official_kwargs(state, kind, f'{where} [{name}]')
+    try:
+        net = (Generator if kind == 'G' else Discriminator)(name=name, **kwargs)
+    except (TypeError, ValueError) as e:
+        raise NetworkLoadError(f'{where} [{name}]: cannot build the network from its kwargs ({e})')
+    assign_official_variables(net, _official_variables(state, f'{where} [{name}]'), f'{where} [{name}]')
+    return net
+
+
+def read_official_pickle(path):
+    """Unpickles an official pickle, xz-compressed or not, with the restricted unpickler (no stored code
+    runs; only Network state and NumPy arrays can be created)."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    try:
+        if data.startswith(_XZ_MAGIC):
+            data = lzma.decompress(data)
+        return SafeUnpickler(io.BytesIO(data)).load()
+    except PickleSecurityError as e:
+        raise NetworkLoadError(f'{path}: {e}')
+    except (lzma.LZMAError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
+            KeyError, UnicodeDecodeError, MemoryError) as e:
+        raise NetworkLoadError(f'{path}: not a readable network pickle ({e.__class__.__name__}: {str(e)[:100]})')
+
+
+def load_network(path):
+    """Loads StyleGAN2 networks from an official `.pkl` (TF1 StyleGAN2 or StyleGAN2-ADA TF, optionally
+    xz-compressed) or from one of our snapshot directories. Raises NetworkLoadError."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise NetworkLoadError(f'{path}: no such network file or snapshot')
+    if os.path.isdir(path):
+        if not is_snapshot(path):
+            raise NetworkLoadError(f'{path}: a directory but not a network snapshot (no networks.json)')
+        return _load_snapshot(path)
+    obj = read_official_pickle(path)
+    if not (isinstance(obj, tuple) and len(obj) == 3 and all(isinstance(n, NetworkState) for n in obj)):
+        raise NetworkLoadError(f'{path}: expected an official pickle holding the tuple (G, D, Gs) of networks')
+    G = _from_state(obj[0], 'G', path, 'G')
+    D = _from_state(obj[1], 'D', path, 'D')
+    Gs = _from_state(obj[2], 'G', path, 'Gs')
+    return Networks(G, D, Gs, path)
+
+
+def build_networks(kwargs):
+    """G, D, Gs from snapshot kwargs {'G': Generator kwargs, 'D': Discriminator kwargs}."""
+    return Generator(name='G', **kwargs['G']), Discriminator(name='D', **kwargs['D']), Generator(name='Gs', **kwargs['G'])
+
+
+def _load_snapshot(path):
+    try:
+        meta = read_snapshot_meta(path)
+    except (ValueError, OSError) as e:
+        raise NetworkLoadError(f'{path}: unreadable snapshot ({e})')
+    if meta.get('model') != 'stylegan2':
+        hint = ': load it with pggan.load_network' if meta.get('model') == 'pggan' else ''
+        raise NetworkLoadError(f'{path}: a {meta.get("model")} snapshot, not StyleGAN2{hint}')
+    G, D, Gs = build_networks(meta['kwargs'])
+    try:
+        restore_snapshot(path, {'G': G, 'D': D, 'Gs': Gs})
+    except ValueError as e:
+        raise NetworkLoadError(str(e))
+    return Networks(G, D, Gs, path)

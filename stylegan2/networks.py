@@ -1,0 +1,574 @@
+"""StyleGAN2 mapping, synthesis and discriminator networks (Karras et al. 2020), as
+`training/networks_stylegan2.py` of NVlabs/stylegan2 and `training/networks.py` of NVlabs/stylegan2-ada:
+same arguments, defaults (TF1 StyleGAN2's where the two differ), variable names and outputs, NHWC inside.
+
+Layers are named after the official variable scopes with '/' written as '.', e.g. `32x32.Conv0_up`,
+`4x4.ToRGB`, `Dense0`, and own the official variables under the official names (`weight`, `mod_weight`,
+`mod_bias`, `noise_strength`, `bias`), so official weights map one to one (`stylegan2/loading.py`).
+The learned constant (`4x4/Const/const`, [1, C, 4, 4]) and the noise buffers (`noise%d`, [1, 1, R, R])
+keep their official NCHW shapes and are permuted when used.
+
+Labels enter in one of the two official ways (`label_layout`):
+  'stylegan2'  TF1 StyleGAN2. G: labels times an unscaled `LabelConcat` matrix are concatenated to z before
+               normalization. D: `Output` has one score per label; the one-hot label selects it.
+  'ada'        StyleGAN2-ADA. G: `LabelEmbed` (dense + bias), normalized, concatenated to normalized z.
+               D: projection: score = sum(out * cmap) / sqrt(cmap_dim), cmap = normalized `LabelEmbed(c)`
+               followed by `mapping_layers` dense layers `Mapping%d`.
+"""
+import numpy as np
+import keras
+import tensorflow as tf
+
+from common.layers import EqualizedConv2D, EqualizedDense, MinibatchStddev, leaky_relu
+from common.resample import DEFAULT_KERNEL, conv_downsample_2d, downsample_2d, upsample_2d, upsample_conv_2d
+
+# The official fused_bias_act activations with their default gains: ReLU-like ones are scaled by sqrt(2)
+# so that, with gain-1 equalized weights, activations keep unit variance.
+ACTIVATIONS = {
+    'linear': (lambda x: x, 1.0),
+    'relu': (tf.nn.relu, np.sqrt(2)),
+    'lrelu': (lambda x: leaky_relu(x, 0.2), np.sqrt(2)),
+    'tanh': (tf.tanh, 1.0),
+    'sigmoid': (tf.sigmoid, 1.0),
+    'elu': (tf.nn.elu, 1.0),
+    'selu': (tf.nn.selu, 1.0),
+    'softplus': (tf.nn.softplus, 1.0),
+    'swish': (lambda x: tf.sigmoid(x) * x, np.sqrt(2)),
+}
+LABEL_LAYOUTS = ('stylegan2', 'ada')
+NOISE_MODES = ('const', 'none', 'random')
+
+
+def activate(x, act='linear', clamp=None):
+    """fused_bias_act after the bias: activation, its gain, then the optional clamp (StyleGAN2-ADA)."""
+    func, gain = ACTIVATIONS[act]
+    x = func(x)
+    if gain != 1:
+        x = x * gain
+    if clamp is not None:
+        x = tf.clip_by_value(x, -clamp, clamp)
+    return x
+
+
+def normalize_2nd_moment(x, eps=1e-8):
+    """x / sqrt(mean(x^2) + eps) over the last axis (`normalize_latents`, label embeddings)."""
+    return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=-1, keepdims=True) + eps)
+
+
+def _nf(fmap_base, fmap_decay, fmap_min, fmap_max):
+    return lambda stage: int(np.clip(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_min, fmap_max))
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f'{name}={value!r}: expected one of {list(choices)}')
+
+
+class DenseLayer(EqualizedDense):
+    """Official `dense_layer` + `apply_bias_act`: equalized-LR dense with gain 1 (the activation carries
+    the gain), bias scaled by lrmul, activation. Inputs of rank 4 are flattened in NCHW order."""
+
+    def __init__(self, units, act='linear', gain=1.0, **kwargs):
+        super().__init__(units, gain=gain, **kwargs)
+        self.act = act
+
+    def call(self, x):
+        return activate(super().call(x), self.act)
+
+    def get_config(self):
+        return {**super().get_config(), 'act': self.act}
+
+
+class Conv2DLayer(EqualizedConv2D):
+    """Official `conv2d_layer` + `apply_bias_act`: equalized-LR convolution with gain 1, optional 2x FIR
+    upsampling (`up`) or downsampling (`down`) fused with it, bias, activation and clamp."""
+
+    def __init__(self, filters, kernel_size, up=False, down=False, resample_kernel=DEFAULT_KERNEL, act='linear',
+                 conv_clamp=None, gain=1.0, **kwargs):
+        super().__init__(filters, kernel_size, gain=gain, **kwargs)
+        self.up, self.down, self.act, self.conv_clamp = bool(up), bool(down), act, conv_clamp
+        self.resample_kernel = list(resample_kernel) if resample_kernel is not None else None
+
+    def call(self, x):
+        w = self.weight * self.w_mul
+        if self.up:
+            x = upsample_conv_2d(x, w, self.resample_kernel)
+        elif self.down:
+            x = conv_downsample_2d(x, w, self.resample_kernel)
+        else:
+            x = tf.nn.conv2d(x, w, strides=1, padding='SAME')
+        if self.use_bias:
+            x = x + self.bias * self.lrmul
+        return activate(x, self.act, self.conv_clamp)
+
+    def get_config(self):
+        return {**super().get_config(), 'up': self.up, 'down': self.down, 'resample_kernel': self.resample_kernel,
+                'act': self.act, 'conv_clamp': self.conv_clamp}
+
+
+class ModulatedConv2D(keras.layers.Layer):
+    """One styled layer of the synthesis network (StyleGAN2 section 2.2, official `layer()`/`torgb()`):
+
+        style = dense(w, mod_weight) / sqrt(w_dim) + mod_bias + 1          [N, in]
+        x     = conv(x * style, weight)    (2x FIR upsampling fused in when `up`)
+        x     = x * rsqrt(sum_{kh,kw,in} (weight * style)^2 + 1e-8)    when `demodulate`
+        x     = act(x + noise * noise_strength + bias)
+
+    This is the official non-fused formulation; `fused_modconv` (grouped convolution) computes the same
+    function and is slower on the CPU, where grouped convolutions have no gradient.
+    ToRGB is this layer with kernel 1, `demodulate=False`, no noise and a linear activation.
+    """
+
+    def __init__(self, filters, kernel_size, w_dim, up=False, demodulate=True, use_noise=True, act='lrelu',
+                 resample_kernel=DEFAULT_KERNEL, conv_clamp=None, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size, self.w_dim = int(filters), int(kernel_size), int(w_dim)
+        self.up, self.demodulate, self.use_noise, self.act, self.conv_clamp = up, demodulate, use_noise, act, conv_clamp
+        self.resample_kernel = list(resample_kernel) if resample_kernel is not None else None
+
+    def build(self, input_shape):
+        k, cin = self.kernel_size, int(input_shape[-1])
+        normal, zeros = keras.initializers.RandomNormal(0.0, 1.0), keras.initializers.Zeros()
+        self.w_mul = float(1.0 / np.sqrt(k * k * cin))
+        self.mod_mul = float(1.0 / np.sqrt(self.w_dim))
+        self.weight = self.add_weight(name='weight', shape=(k, k, cin, self.filters), initializer=normal)
+        self.mod_weight = self.add_weight(name='mod_weight', shape=(self.w_dim, cin), initializer=normal)
+        self.mod_bias = self.add_weight(name='mod_bias', shape=(cin,), initializer=zeros)  # +1 at run time.
+        if self.use_noise:
+            self.noise_strength = self.add_weight(name='noise_strength', shape=(), initializer=zeros)
+        self.bias = self.add_weight(name='bias', shape=(self.filters,), initializer=zeros)
+
+    def call(self, x, w, noise=None):
+        """x [N, H, W, in], w [N, w_dim], noise [N or 1, H', W', 1] or None -> [N, H', W', filters]."""
+        styles = tf.matmul(w, self.mod_weight * self.mod_mul) + self.mod_bias + 1
+        weight = self.weight * self.w_mul
+        x = x * styles[:, None, None, :]
+        if self.up:
+            x = upsample_conv_2d(x, weight, self.resample_kernel)
+        else:
+            x = tf.nn.conv2d(x, weight, strides=1, padding='SAME')
+        if self.demodulate:
+            # sum over (kh, kw, in) of (weight * style)^2, factored so that no [N, kh, kw, in, out] tensor exists.
+            d = tf.math.rsqrt(tf.matmul(tf.square(styles), tf.reduce_sum(tf.square(weight), axis=[0, 1])) + 1e-8)
+            x = x * d[:, None, None, :]
+        if self.use_noise and noise is not None:
+            x = x + noise * self.noise_strength
+        return activate(x + self.bias, self.act, self.conv_clamp)
+
+    def get_config(self):
+        return {**super().get_config(), 'filters': self.filters, 'kernel_size': self.kernel_size, 'w_dim': self.w_dim,
+                'up': self.up, 'demodulate': self.demodulate, 'use_noise': self.use_noise, 'act': self.act,
+                'resample_kernel': self.resample_kernel, 'conv_clamp': self.conv_clamp}
+
+
+class ConstantInput(keras.layers.Layer):
+    """The learned 4x4 input of the synthesis network, stored [1, C, 4, 4] as in the official code."""
+
+    def __init__(self, channels, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = int(channels)
+
+    def build(self, input_shape):
+        self.const = self.add_weight(name='const', shape=(1, self.channels, 4, 4),
+                                     initializer=keras.initializers.RandomNormal(0.0, 1.0))
+
+    def call(self, ws):
+        """ws [N, ...] (only its batch size is used) -> [N, 4, 4, C]."""
+        return tf.tile(tf.transpose(self.const, [0, 2, 3, 1]), [tf.shape(ws)[0], 1, 1, 1])
+
+    def get_config(self):
+        return {**super().get_config(), 'channels': self.channels}
+
+
+class LabelConcat(keras.layers.Layer):
+    """TF1 StyleGAN2 label embedding: labels [N, label_size] @ weight [label_size, latent_size], with an
+    unscaled N(0, 1) weight (no equalized learning rate, as the official code)."""
+
+    def __init__(self, units, **kwargs):
+        super().__init__(**kwargs)
+        self.units = int(units)
+
+    def build(self, input_shape):
+        self.weight = self.add_weight(name='weight', shape=(int(input_shape[-1]), self.units),
+                                      initializer=keras.initializers.RandomNormal(0.0, 1.0))
+
+    def call(self, c):
+        return tf.matmul(c, self.weight)
+
+    def get_config(self):
+        return {**super().get_config(), 'units': self.units}
+
+
+class _ScopedModel(keras.Model):
+    """Layers registered under their official scope names; `get_config` returns the constructor kwargs."""
+
+    def _add(self, scope, cls, *args, **kwargs):
+        layer = cls(*args, name=scope.replace('/', '.'), **kwargs)
+        self.layers_by_scope[scope] = layer
+        # Also a plain attribute: tf.train.Checkpoint (snapshots, resume) does not see layers held in a dict.
+        setattr(self, 'layer_' + scope.replace('/', '_'), layer)
+        return layer
+
+    def get_config(self):
+        return dict(self.kwargs)
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+class Mapping(_ScopedModel):
+    """Mapping network: z [N, latent_size], c [N, label_size] -> ws [N, num_ws, dlatent_size].
+
+    Holds `dlatent_avg` (a G_main variable in TF1), the moving average of w used by the truncation trick.
+    """
+
+    def __init__(self,
+                 latent_size=512,            # Latent vector (z) dimensionality.
+                 label_size=0,               # Label dimensionality, 0 if no labels.
+                 dlatent_size=512,           # Disentangled latent (w) dimensionality.
+                 num_ws=18,                  # Number of w vectors output (official `dlatent_broadcast`).
+                 mapping_layers=8,           # Number of mapping layers.
+                 mapping_fmaps=512,          # Activations in the hidden mapping layers; None = dlatent_size (ADA).
+                 mapping_lrmul=0.01,         # Learning rate multiplier for the mapping layers.
+                 mapping_nonlinearity='lrelu',  # Activation function.
+                 normalize_latents=True,     # Normalize z (and, with 'stylegan2' labels, the label embedding)?
+                 label_layout='stylegan2',   # How labels enter: 'stylegan2' (LabelConcat) or 'ada' (LabelEmbed).
+                 label_fmaps=None,           # ADA label embedding size; None = latent_size.
+                 name='mapping', **_ignored):
+        super().__init__(name=name)
+        _check_choice('label_layout', label_layout, LABEL_LAYOUTS)
+        _check_choice('mapping_nonlinearity', mapping_nonlinearity, ACTIVATIONS)
+        self.kwargs = dict(latent_size=latent_size, label_size=label_size, dlatent_size=dlatent_size, num_ws=num_ws,
+                           mapping_layers=mapping_layers, mapping_fmaps=mapping_fmaps, mapping_lrmul=mapping_lrmul,
+                           mapping_nonlinearity=mapping_nonlinearity, normalize_latents=normalize_latents,
+                           label_layout=label_layout, label_fmaps=label_fmaps)
+        self.z_dim, self.c_dim, self.w_dim, self.num_ws = latent_size, label_size, dlatent_size, num_ws
+        self.normalize_latents, self.label_layout = normalize_latents, label_layout
+        self.layers_by_scope = {}
+        if label_size:
+            if label_layout == 'stylegan2':
+                self._add('LabelConcat', LabelConcat, latent_size)
+            else:
+                self._add('LabelEmbed', DenseLayer, label_fmaps if label_fmaps is not None else latent_size)
+        self.dense = []
+        for i in range(mapping_layers):
+            last = i == mapping_layers - 1
+            fmaps = dlatent_size if last or mapping_fmaps is None else mapping_fmaps
+            self.dense.append(self._add(f'Dense{i}', DenseLayer, fmaps, lrmul=mapping_lrmul, act=mapping_nonlinearity))
+        self.dlatent_avg = self.add_weight(name='dlatent_avg', shape=(dlatent_size,), initializer='zeros',
+                                           trainable=False)
+        self(tf.zeros([1, latent_size]), tf.zeros([1, label_size]))
+
+    def call(self, z, c=None, truncation_psi=1.0, truncation_cutoff=None):
+        """z [N, latent_size], c [N, label_size] (one-hot) -> ws [N, num_ws, dlatent_size].
+
+        Truncation (official G_main): ws = dlatent_avg + psi * (ws - dlatent_avg) for the first
+        `truncation_cutoff` ws (all when None); psi == 1 skips it. As in TF1, the ws past the cutoff are
+        lerped with psi 1, which can differ from passing them through by one float32 ulp.
+        """
+        x = tf.cast(z, tf.float32)
+        if c is None:
+            c = tf.zeros([tf.shape(x)[0], self.c_dim])
+        c = tf.cast(c, tf.float32)
+        L = self.layers_by_scope
+        if 'LabelConcat' in L:
+            x = tf.concat([x, L['LabelConcat'](c)], axis=1)
+        if self.normalize_latents:
+            x = normalize_2nd_moment(x)
+        if 'LabelEmbed' in L:
+            x = tf.concat([x, normalize_2nd_moment(L['LabelEmbed'](c))], axis=1)
+        for layer in self.dense:
+            x = layer(x)
+        ws = tf.tile(x[:, None, :], [1, self.num_ws, 1])
+        return self.truncate(ws, truncation_psi, truncation_cutoff)
+
+    def truncate(self, ws, truncation_psi=1.0, truncation_cutoff=None):
+        """The truncation trick on ws [N, num_ws, w_dim]; see `call`."""
+        if truncation_psi is None or (not tf.is_tensor(truncation_psi) and truncation_psi == 1):
+            return ws
+        layer_psi = tf.cast(truncation_psi, tf.float32) * tf.ones([1, self.num_ws, 1])
+        if truncation_cutoff is not None:
+            keep = tf.range(self.num_ws)[None, :, None] >= truncation_cutoff
+            layer_psi = tf.where(keep, tf.ones_like(layer_psi), layer_psi)
+        avg = self.dlatent_avg.value
+        return avg + (ws - avg) * layer_psi
+
+    def update_w_avg(self, w_mean, beta=0.995):
+        """Training: dlatent_avg <- lerp(w_mean, dlatent_avg, beta), w_mean [w_dim] the batch mean of w
+        (official `dlatent_avg_beta` = 0.995)."""
+        w_mean = tf.cast(w_mean, tf.float32)
+        self.dlatent_avg.assign(w_mean + (self.dlatent_avg - w_mean) * beta)
+
+
+class Synthesis(_ScopedModel):
+    """Synthesis network: ws [N, num_ws, dlatent_size] -> images [N, resolution, resolution, num_channels]."""
+
+    def __init__(self,
+                 dlatent_size=512,           # Disentangled latent (w) dimensionality.
+                 num_channels=3,             # Number of output color channels.
+                 resolution=1024,            # Output resolution.
+                 fmap_base=16 << 10,         # Overall multiplier for the number of feature maps.
+                 fmap_decay=1.0,             # log2 feature map reduction when doubling the resolution.
+                 fmap_min=1,                 # Minimum number of feature maps in any layer.
+                 fmap_max=512,               # Maximum number of feature maps in any layer.
+                 fmap_const=None,            # Feature maps of the constant input (ADA); None = nf(1).
+                 use_noise=True,             # Enable noise inputs (ADA)?
+                 randomize_noise=False,      # Default noise mode: True = 'random', False = 'const' (see call).
+                 architecture='skip',        # 'orig', 'skip' or 'resnet'.
+                 nonlinearity='lrelu',       # Activation function.
+                 resample_kernel=DEFAULT_KERNEL,  # Low-pass FIR filter for resampling; None = box filter.
+                 fused_modconv=True,         # Official grouped-conv switch: the same function, kept for the record.
+                 conv_clamp=None,            # Clamp conv outputs to [-conv_clamp, conv_clamp] (ADA); None = off.
+                 name='synthesis', **_ignored):
+        super().__init__(name=name)
+        self.resolution_log2 = int(np.log2(resolution))
+        if resolution != 2 ** self.resolution_log2 or resolution < 4:
+            raise ValueError(f'resolution={resolution}: expected a power of two >= 4')
+        _check_choice('architecture', architecture, ('orig', 'skip', 'resnet'))
+        _check_choice('nonlinearity', nonlinearity, ACTIVATIONS)
+        resample_kernel = list(resample_kernel) if resample_kernel is not None else None
+        self.kwargs = dict(dlatent_size=dlatent_size, num_channels=num_channels, resolution=resolution,
+                           fmap_base=fmap_base, fmap_decay=fmap_decay, fmap_min=fmap_min, fmap_max=fmap_max,
+                           fmap_const=fmap_const, use_noise=use_noise, randomize_noise=randomize_noise,
+                           architecture=architecture, nonlinearity=nonlinearity, resample_kernel=resample_kernel,
+                           fused_modconv=fused_modconv, conv_clamp=conv_clamp)
+        nf = _nf(fmap_base, fmap_decay, fmap_min, fmap_max)
+        top = self.resolution_log2
+        self.num_ws = top * 2 - 2
+        self.w_dim, self.img_channels, self.architecture = dlatent_size, num_channels, architecture
+        self.resample_kernel, self.use_noise = resample_kernel, use_noise
+        self.default_noise_mode = 'random' if randomize_noise else 'const'
+        self.layers_by_scope = {}
+        conv = dict(w_dim=dlatent_size, use_noise=use_noise, act=nonlinearity, resample_kernel=resample_kernel,
+                    conv_clamp=conv_clamp)
+        rgb = dict(w_dim=dlatent_size, demodulate=False, use_noise=False, act='linear', conv_clamp=conv_clamp)
+        self._add('4x4/Const', ConstantInput, fmap_const if fmap_const is not None else nf(1))
+        self._add('4x4/Conv', ModulatedConv2D, nf(1), 3, **conv)
+        if architecture == 'skip':
+            self._add('4x4/ToRGB', ModulatedConv2D, num_channels, 1, **rgb)
+        for res in range(3, top + 1):
+            r = f'{2 ** res}x{2 ** res}'
+            self._add(f'{r}/Conv0_up', ModulatedConv2D, nf(res - 1), 3, up=True, **conv)
+            self._add(f'{r}/Conv1', ModulatedConv2D, nf(res - 1), 3, **conv)
+            if architecture == 'resnet':
+                self._add(f'{r}/Skip', Conv2DLayer, nf(res - 1), 1, up=True, use_bias=False,
+                          resample_kernel=resample_kernel)
+            if architecture == 'skip' or res == top:
+                self._add(f'{r}/ToRGB', ModulatedConv2D, num_channels, 1, **rgb)
+        # Noise buffers (official `noise%d`, non-trainable): one per conv layer, noise i at 2^((i+5)//2).
+        self.noise_buffers = []
+        if use_noise:
+            for i in range(self.num_ws - 1):
+                size = 2 ** ((i + 5) // 2)
+                var = self.add_weight(name=f'noise{i}', shape=(1, 1, size, size),
+                                      initializer=keras.initializers.RandomNormal(0.0, 1.0), trainable=False)
+                self.noise_buffers.append(var)
+                setattr(self, f'noise{i}', var)
+        self(tf.zeros([1, self.num_ws, dlatent_size]))
+
+    def _noise(self, index, batch, mode):
+        if not self.use_noise or mode == 'none':
+            return None
+        size = int(self.noise_buffers[index].shape[-1])
+        if mode == 'const':
+            return tf.reshape(self.noise_buffers[index], [1, size, size, 1])
+        return tf.random.normal([batch, size, size, 1])
+
+    def call(self, ws, noise_mode=None):
+        """ws [N, num_ws, dlatent_size] -> images [N, R, R, num_channels], float32.
+
+        noise_mode: 'const' (the stored buffers), 'none' (zeros), 'random' (fresh N(0, 1) per sample);
+        None = 'random' if the network was built with randomize_noise=True, else 'const'.
+        """
+        mode = self.default_noise_mode if noise_mode is None else noise_mode
+        _check_choice('noise_mode', mode, NOISE_MODES)
+        ws = tf.cast(ws, tf.float32)
+        batch = tf.shape(ws)[0]
+        L = self.layers_by_scope
+        x = L['4x4/Const'](ws)
+        x = L['4x4/Conv'](x, ws[:, 0], noise=self._noise(0, batch, mode))
+        images = L['4x4/ToRGB'](x, ws[:, 1]) if self.architecture == 'skip' else None
+        for res in range(3, self.resolution_log2 + 1):
+            r = f'{2 ** res}x{2 ** res}'
+            skip = x
+            x = L[f'{r}/Conv0_up'](x, ws[:, res * 2 - 5], noise=self._noise(res * 2 - 5, batch, mode))
+            x = L[f'{r}/Conv1'](x, ws[:, res * 2 - 4], noise=self._noise(res * 2 - 4, batch, mode))
+            if self.architecture == 'resnet':
+                x = (x + L[f'{r}/Skip'](skip)) * (1 / np.sqrt(2))
+            if self.architecture == 'skip':
+                images = upsample_2d(images, self.resample_kernel)
+            if f'{r}/ToRGB' in L:
+                rgb = L[f'{r}/ToRGB'](x, ws[:, res * 2 - 3])
+                images = rgb if images is None else images + rgb
+        return images
+
+
+class Generator(_ScopedModel):
+    """G: z [N, latent_size], c [N, label_size] -> images [N, R, R, num_channels] in about [-1, 1].
+
+    `G.mapping` and `G.synthesis` are the official components; `num_ws`, `z_dim`, `w_dim`, `c_dim` as in
+    ada-pytorch. Constructor arguments are the official ones (TF1 StyleGAN2 names and defaults).
+    """
+
+    def __init__(self,
+                 latent_size=512,            # Latent vector (z) dimensionality.
+                 label_size=0,               # Label dimensionality, 0 if no labels.
+                 dlatent_size=512,           # Disentangled latent (w) dimensionality.
+                 num_channels=3,             # Number of output color channels.
+                 resolution=1024,            # Output resolution.
+                 mapping_layers=8,           # Number of mapping layers.
+                 mapping_fmaps=512,          # Hidden mapping activations; None = dlatent_size (ADA default).
+                 mapping_lrmul=0.01,         # Learning rate multiplier for the mapping layers.
+                 mapping_nonlinearity='lrelu',  # Mapping activation function.
+                 normalize_latents=True,     # Normalize z before the mapping layers?
+                 label_layout='stylegan2',   # 'stylegan2' (LabelConcat) or 'ada' (LabelEmbed); see module doc.
+                 label_fmaps=None,           # ADA label embedding size; None = latent_size.
+                 fmap_base=16 << 10,         # Overall multiplier for the number of feature maps.
+                 fmap_decay=1.0,             # log2 feature map reduction when doubling the resolution.
+                 fmap_min=1,                 # Minimum number of feature maps in any layer.
+                 fmap_max=512,               # Maximum number of feature maps in any layer.
+                 fmap_const=None,            # Feature maps of the constant input (ADA); None = nf(1).
+                 use_noise=True,             # Enable noise inputs (ADA)?
+                 randomize_noise=False,      # Default noise mode: True = 'random', False = 'const'.
+                 architecture='skip',        # Synthesis architecture: 'orig', 'skip' or 'resnet'.
+                 nonlinearity='lrelu',       # Synthesis activation function.
+                 resample_kernel=DEFAULT_KERNEL,  # Low-pass FIR filter for resampling.
+                 fused_modconv=True,         # Official grouped-conv switch: the same function.
+                 conv_clamp=None,            # Clamp conv outputs (ADA); None = off.
+                 dlatent_avg_beta=0.995,     # Training: decay of the moving average of w.
+                 style_mixing_prob=0.9,      # Training: probability of style mixing regularization.
+                 name='G', **_ignored):
+        super().__init__(name=name)
+        self.synthesis = Synthesis(
+            dlatent_size=dlatent_size, num_channels=num_channels, resolution=resolution, fmap_base=fmap_base,
+            fmap_decay=fmap_decay, fmap_min=fmap_min, fmap_max=fmap_max, fmap_const=fmap_const, use_noise=use_noise,
+            randomize_noise=randomize_noise, architecture=architecture, nonlinearity=nonlinearity,
+            resample_kernel=resample_kernel, fused_modconv=fused_modconv, conv_clamp=conv_clamp, name='synthesis')
+        self.mapping = Mapping(
+            latent_size=latent_size, label_size=label_size, dlatent_size=dlatent_size, num_ws=self.synthesis.num_ws,
+            mapping_layers=mapping_layers, mapping_fmaps=mapping_fmaps, mapping_lrmul=mapping_lrmul,
+            mapping_nonlinearity=mapping_nonlinearity, normalize_latents=normalize_latents,
+            label_layout=label_layout, label_fmaps=label_fmaps, name='mapping')
+        self.kwargs = dict(latent_size=latent_size, label_size=label_size, dlatent_size=dlatent_size,
+                           mapping_layers=mapping_layers, mapping_fmaps=mapping_fmaps, mapping_lrmul=mapping_lrmul,
+                           mapping_nonlinearity=mapping_nonlinearity, normalize_latents=normalize_latents,
+                           label_layout=label_layout, label_fmaps=label_fmaps,
+                           dlatent_avg_beta=dlatent_avg_beta, style_mixing_prob=style_mixing_prob,
+                           **{k: v for k, v in self.synthesis.kwargs.items() if k != 'dlatent_size'})
+        self.num_ws, self.z_dim, self.w_dim, self.c_dim = self.synthesis.num_ws, latent_size, dlatent_size, label_size
+        self.img_resolution, self.img_channels = resolution, num_channels
+        self.dlatent_avg_beta, self.style_mixing_prob = dlatent_avg_beta, style_mixing_prob
+        self(tf.zeros([1, latent_size]), tf.zeros([1, label_size]))
+
+    def call(self, z, c=None, truncation_psi=1.0, truncation_cutoff=None, noise_mode=None):
+        """z [N, latent_size], c [N, label_size] -> images [N, R, R, num_channels] (float32, NHWC)."""
+        if c is None:
+            c = tf.zeros([tf.shape(z)[0], self.c_dim])
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+        return self.synthesis(ws, noise_mode=noise_mode)
+
+
+class Discriminator(_ScopedModel):
+    """D: images [N, R, R, num_channels], c [N, label_size] -> logits [N, 1]."""
+
+    def __init__(self,
+                 num_channels=3,             # Number of input color channels.
+                 resolution=1024,            # Input resolution.
+                 label_size=0,               # Label dimensionality, 0 if no labels.
+                 fmap_base=16 << 10,         # Overall multiplier for the number of feature maps.
+                 fmap_decay=1.0,             # log2 feature map reduction when doubling the resolution.
+                 fmap_min=1,                 # Minimum number of feature maps in any layer.
+                 fmap_max=512,               # Maximum number of feature maps in any layer.
+                 architecture='resnet',      # 'orig', 'skip' or 'resnet'.
+                 nonlinearity='lrelu',       # Activation function.
+                 mbstd_group_size=4,         # Minibatch stddev group size; None = whole minibatch (ADA default).
+                 mbstd_num_features=1,       # Minibatch stddev features; 0 = disable.
+                 resample_kernel=DEFAULT_KERNEL,  # Low-pass FIR filter for resampling.
+                 label_layout='stylegan2',   # 'stylegan2' (score per label) or 'ada' (projection); see module doc.
+                 mapping_layers=0,           # ADA: dense layers after the label embedding.
+                 mapping_fmaps=None,         # ADA: label embedding size cmap_dim; None = nf(0).
+                 mapping_lrmul=0.1,          # ADA: learning rate multiplier of those layers.
+                 conv_clamp=None,            # Clamp conv outputs (ADA); None = off.
+                 name='D', **_ignored):
+        super().__init__(name=name)
+        self.resolution_log2 = int(np.log2(resolution))
+        if resolution != 2 ** self.resolution_log2 or resolution < 8:
+            raise ValueError(f'resolution={resolution}: expected a power of two >= 8')
+        _check_choice('architecture', architecture, ('orig', 'skip', 'resnet'))
+        _check_choice('nonlinearity', nonlinearity, ACTIVATIONS)
+        _check_choice('label_layout', label_layout, LABEL_LAYOUTS)
+        resample_kernel = list(resample_kernel) if resample_kernel is not None else None
+        self.kwargs = dict(num_channels=num_channels, resolution=resolution, label_size=label_size,
+                           fmap_base=fmap_base, fmap_decay=fmap_decay, fmap_min=fmap_min, fmap_max=fmap_max,
+                           architecture=architecture, nonlinearity=nonlinearity, mbstd_group_size=mbstd_group_size,
+                           mbstd_num_features=mbstd_num_features, resample_kernel=resample_kernel,
+                           label_layout=label_layout, mapping_layers=mapping_layers, mapping_fmaps=mapping_fmaps,
+                           mapping_lrmul=mapping_lrmul, conv_clamp=conv_clamp)
+        nf = _nf(fmap_base, fmap_decay, fmap_min, fmap_max)
+        top = self.resolution_log2
+        self.num_channels, self.c_dim, self.architecture, self.label_layout = num_channels, label_size, architecture, label_layout
+        self.resample_kernel = resample_kernel
+        self.layers_by_scope = {}
+        act = dict(act=nonlinearity, conv_clamp=conv_clamp)
+        self.cmap_dim = None
+        if label_size and label_layout == 'ada':
+            self.cmap_dim = mapping_fmaps if mapping_fmaps is not None else nf(0)
+            self._add('LabelEmbed', DenseLayer, self.cmap_dim)
+            for i in range(mapping_layers):
+                self._add(f'Mapping{i}', DenseLayer, self.cmap_dim, lrmul=mapping_lrmul, act=nonlinearity)
+        for res in range(top, 1, -1):
+            r = f'{2 ** res}x{2 ** res}'
+            if architecture == 'skip' or res == top:
+                self._add(f'{r}/FromRGB', Conv2DLayer, nf(res - 1), 1, **act)
+            if res == 2:
+                break
+            self._add(f'{r}/Conv0', Conv2DLayer, nf(res - 1), 3, **act)
+            self._add(f'{r}/Conv1_down', Conv2DLayer, nf(res - 2), 3, down=True, resample_kernel=resample_kernel, **act)
+            if architecture == 'resnet':
+                self._add(f'{r}/Skip', Conv2DLayer, nf(res - 2), 1, down=True, use_bias=False,
+                          resample_kernel=resample_kernel)
+        self.mbstd = None
+        if mbstd_num_features and mbstd_group_size != 0:
+            # None: the whole minibatch (StyleGAN2-ADA); the layer takes min(group_size, N).
+            group = mbstd_group_size if mbstd_group_size is not None else 2 ** 31 - 1
+            self.mbstd = MinibatchStddev(group, mbstd_num_features, name='4x4.MinibatchStddev')
+        self._add('4x4/Conv', Conv2DLayer, nf(1), 3, **act)
+        self._add('4x4/Dense0', DenseLayer, nf(0), act=nonlinearity)
+        out_dim = self.cmap_dim if self.cmap_dim else (max(label_size, 1) if label_layout == 'stylegan2' else 1)
+        self._add('Output', DenseLayer, out_dim)
+        group = 1 if self.mbstd is None or mbstd_group_size is None else mbstd_group_size
+        self(tf.zeros([group, resolution, resolution, num_channels]), tf.zeros([group, label_size]))
+
+    def call(self, images, c=None):
+        """images [N, R, R, C] in [-1, 1], c [N, label_size] one-hot -> logits [N, 1]."""
+        y = tf.cast(images, tf.float32)
+        if c is None:
+            c = tf.zeros([tf.shape(y)[0], self.c_dim])
+        c = tf.cast(c, tf.float32)
+        L = self.layers_by_scope
+        x = None
+        for res in range(self.resolution_log2, 2, -1):
+            r = f'{2 ** res}x{2 ** res}'
+            if f'{r}/FromRGB' in L:
+                t = L[f'{r}/FromRGB'](y)
+                x = t if x is None else x + t
+            skip = x
+            x = L[f'{r}/Conv1_down'](L[f'{r}/Conv0'](x))
+            if self.architecture == 'resnet':
+                x = (x + L[f'{r}/Skip'](skip)) * (1 / np.sqrt(2))
+            if self.architecture == 'skip':
+                y = downsample_2d(y, self.resample_kernel)
+        if '4x4/FromRGB' in L:
+            x = x + L['4x4/FromRGB'](y)
+        if self.mbstd is not None:
+            x = self.mbstd(x)
+        x = L['Output'](L['4x4/Dense0'](L['4x4/Conv'](x)))
+        if not self.c_dim:
+            return x
+        if self.cmap_dim:
+            cmap = normalize_2nd_moment(L['LabelEmbed'](c))
+            for i in range(self.kwargs['mapping_layers']):
+                cmap = L[f'Mapping{i}'](cmap)
+            return tf.reduce_sum(x * cmap, axis=1, keepdims=True) / np.sqrt(self.cmap_dim)
+        return tf.reduce_sum(x * c, axis=1, keepdims=True)
