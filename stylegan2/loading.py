@@ -182,7 +182,8 @@ def load_network(path):
 
 def build_networks(kwargs):
     """G, D, Gs from snapshot kwargs {'G': Generator kwargs, 'D': Discriminator kwargs}."""
-    return Generator(name='G', **kwargs['G']), Discriminator(name='D', **kwargs['D']), Generator(name='Gs', **kwargs['G'])
+    G, D = Generator(name='G', **kwargs['G']), Discriminator(name='D', **kwargs['D'])
+    return G, D, Generator(name='Gs', **kwargs['G'])
 
 
 def _load_snapshot(path):

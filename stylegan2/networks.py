@@ -507,8 +507,8 @@ class Discriminator(_ScopedModel):
                            mapping_lrmul=mapping_lrmul, conv_clamp=conv_clamp)
         nf = _nf(fmap_base, fmap_decay, fmap_min, fmap_max)
         top = self.resolution_log2
-        self.num_channels, self.c_dim, self.architecture, self.label_layout = num_channels, label_size, architecture, label_layout
-        self.resample_kernel = resample_kernel
+        self.num_channels, self.c_dim, self.architecture = num_channels, label_size, architecture
+        self.label_layout, self.resample_kernel = label_layout, resample_kernel
         self.layers_by_scope = {}
         act = dict(act=nonlinearity, conv_clamp=conv_clamp)
         self.cmap_dim = None
@@ -537,8 +537,7 @@ class Discriminator(_ScopedModel):
         self._add('4x4/Dense0', DenseLayer, nf(0), act=nonlinearity)
         out_dim = self.cmap_dim if self.cmap_dim else (max(label_size, 1) if label_layout == 'stylegan2' else 1)
         self._add('Output', DenseLayer, out_dim)
-        group = 1 if self.mbstd is None or mbstd_group_size is None else mbstd_group_size
-        self(tf.zeros([group, resolution, resolution, num_channels]), tf.zeros([group, label_size]))
+        self(tf.zeros([1, resolution, resolution, num_channels]), tf.zeros([1, label_size]))
 
     def call(self, images, c=None):
         """images [N, R, R, C] in [-1, 1], c [N, label_size] one-hot -> logits [N, 1]."""
