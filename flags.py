@@ -7,9 +7,10 @@ from absl import flags
 
 F = flags.FLAGS
 
-flags.DEFINE_enum('model', 'pggan', ['pggan'], 'Model family.')
-flags.DEFINE_string('config', None, 'Preset (see PRESETS). Default: "cpu-fashion32" without --data, '
-                    '"preset-v2-1gpu" (the official default, with its fp32 per-GPU limits) with --data.')
+flags.DEFINE_enum('model', 'pggan', ['pggan', 'stylegan2'], 'Model family.')
+flags.DEFINE_string('config', None, 'Preset (see PRESETS / SG2_PRESETS). pggan default: "cpu-fashion32" without '
+                    '--data, "preset-v2-1gpu" (the official default, with its fp32 per-GPU limits) with --data; '
+                    'stylegan2 default: config-f (official run_training.py).')
 flags.DEFINE_string('data', None, 'TFRecord dataset directory (data.dataset_tool). Default: the embedded '
                     'Fashion-MNIST test split, written once to datasets/fashion-mnist-32.')
 flags.DEFINE_string('result_dir', 'results', 'Where numbered run directories are created.')
@@ -56,6 +57,19 @@ flags.DEFINE_bool('use_pixelnorm', None, 'Pixelwise feature normalization in G.'
 flags.DEFINE_bool('use_wscale', None, 'Equalized learning rate.')
 flags.DEFINE_bool('use_leakyrelu', None, 'Leaky ReLU (else ReLU) in G.')
 flags.DEFINE_bool('normalize_latents', None, 'Pixel-normalize the latents.')
+# StyleGAN2 (official run_training.py / training_loop.py arguments).
+flags.DEFINE_float('gamma', None, 'StyleGAN2: R1 weight (config-e: 100, others: 10).')
+flags.DEFINE_integer('minibatch_size', None, 'StyleGAN2: global minibatch (official 32).')
+flags.DEFINE_integer('minibatch_gpu', None, 'StyleGAN2: samples per GPU and round (official 4); more rounds '
+                     'accumulate gradients.')
+flags.DEFINE_float('lrate', None, 'StyleGAN2: learning rate of G and D (official 0.002).')
+flags.DEFINE_float('lrate_rampup_kimg', None, 'StyleGAN2: learning-rate ramp-up.')
+flags.DEFINE_float('G_smoothing_kimg', None, 'StyleGAN2: half-life of the Gs moving average.')
+flags.DEFINE_bool('lazy_regularization', None, 'StyleGAN2: separate, less frequent regularization steps.')
+flags.DEFINE_integer('G_reg_interval', None, 'StyleGAN2: minibatches between path-length steps.')
+flags.DEFINE_integer('D_reg_interval', None, 'StyleGAN2: minibatches between R1 steps.')
+flags.DEFINE_integer('mapping_layers', None, 'StyleGAN2: layers of the mapping network.')
+flags.DEFINE_integer('dlatent_size', None, 'StyleGAN2: w dimensionality.')
 
 _FP32_LIMITS = {'max_minibatch_per_gpu': {256: 16, 512: 8, 1024: 4}}  # Official "-fp32" line, on by default.
 
@@ -82,9 +96,33 @@ PRESETS = {
                           network_snapshot_ticks=6, swd_images=2048,
                           G_smoothing=0.99,  # Half-life of ~2 kimg: 0.999 would leave Gs mostly at its init in 54 kimg.
                           G=dict(fmap_base=256, fmap_max=64, latent_size=64), D=dict(fmap_base=256, fmap_max=64),
-                          sched=dict(minibatch_base=32, lod_training_kimg=6, lod_transition_kimg=6, tick_kimg_base=3,
-                                     tick_kimg_dict={})),
+                          # Minibatch 16 and lr 0.0015 (official 0.001) reach clothing-like samples within the budget.
+                          sched=dict(minibatch_base=16, G_lrate_base=0.0015, D_lrate_base=0.0015, lod_training_kimg=6,
+                                     lod_transition_kimg=6, tick_kimg_base=3, tick_kimg_dict={})),
 }
+
+
+def _sg2(G=None, D=None, gamma=10.0, **top):
+    return dict(G=dict(G or {}), D=dict(D or {}), D_loss=dict(gamma=gamma), **top)
+
+
+# NVlabs/stylegan2 run_training.py: configs e and f (a-d arrive with the ablation issue), and the Table 2
+# architecture variants of config e. Configs a-e shrink the networks to fmap_base 8192.
+SG2_PRESETS = {
+    'config-f': _sg2(G=dict(fmap_base=16 << 10), D=dict(fmap_base=16 << 10)),
+    'config-e': _sg2(G=dict(fmap_base=8 << 10), D=dict(fmap_base=8 << 10), gamma=100.0),
+    **{f'config-e-G{g}-D{d}': _sg2(G=dict(fmap_base=8 << 10, architecture=g),
+                                   D=dict(fmap_base=8 << 10, architecture=d), gamma=100.0)
+       for g in ('orig', 'skip', 'resnet') for d in ('orig', 'skip', 'resnet')},
+    # Ours: a CPU-sized config-e for smoke runs and benchmarks (32 px, narrow networks).
+    'cpu-config-e': _sg2(G=dict(fmap_base=512, fmap_max=128, latent_size=128, dlatent_size=128, mapping_layers=4),
+                         D=dict(fmap_base=512, fmap_max=128), gamma=10.0, total_kimg=20, grid_size='8x4',
+                         image_snapshot_ticks=1, network_snapshot_ticks=5, sched=dict(tick_kimg_base=2, tick_kimg_dict={})),
+}
+SG2_PRESETS['config-e-Gorig'] = SG2_PRESETS['config-e-Gorig-Dresnet']
+SG2_PRESETS['config-e-Gresnet'] = SG2_PRESETS['config-e-Gresnet-Dresnet']
+SG2_PRESETS['config-e-Dorig'] = SG2_PRESETS['config-e-Gskip-Dorig']
+SG2_PRESETS['config-e-Dskip'] = SG2_PRESETS['config-e-Gskip-Dskip']
 
 
 def parse_resolution_dict(name, text, value_type):

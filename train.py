@@ -1,8 +1,9 @@
-"""Trains a Progressive GAN (`--model=pggan`).
+"""Trains a Progressive GAN (`--model=pggan`, the default) or a StyleGAN2 (`--model=stylegan2`).
 
     python train.py                                   # embedded Fashion-MNIST, 32x32, ~10 min on 2 CPU cores
     python train.py --data=datasets/celebahq --config=preset-v2-8gpus --num_gpus=8 --mirror_augment
     python train.py --resume=results/00003-pggan-celebahq      # continue exactly where it stopped
+    python train.py --model=stylegan2 --config=config-e --data=datasets/ffhq --mirror_augment --gamma=10
 
 Flags are in flags.py; the full options are written to <run_dir>/training_options.json.
 """
@@ -19,19 +20,26 @@ from flags import F, PRESETS  # noqa: E402
 EMBEDDED_DATA = os.path.join('datasets', 'fashion-mnist-32')
 
 
-def build_options():
-    """Preset, then command-line flags -> the run's TrainingOptions."""
-    from common.options import TrainingOptions
-    from common.schedule import ScheduleOptions
-    config = F.config or ('cpu-fashion32' if F.data is None else 'preset-v2-1gpu')
-    if config not in PRESETS:
-        raise ValueError(f'--config={config}: expected one of {", ".join(PRESETS)}')
-    preset = PRESETS[config]
-    G_kwargs, D_kwargs = dict(preset.get('G', {})), dict(preset.get('D', {}))
+def _top_level_overrides(top):
+    """Flags shared by both model families, onto the preset's top-level options."""
+    for flag, field in (('num_gpus', 'num_gpus'), ('total_kimg', 'total_kimg'), ('mirror_augment', 'mirror_augment'),
+                        ('seed', 'random_seed'), ('shuffle_mb', 'shuffle_mb'), ('grid_size', 'grid_size'),
+                        ('image_snapshot_ticks', 'image_snapshot_ticks'), ('swd_images', 'swd_images'),
+                        ('network_snapshot_ticks', 'network_snapshot_ticks'), ('G_smoothing', 'G_smoothing'),
+                        ('D_repeats', 'D_repeats'), ('minibatch_repeats', 'minibatch_repeats'),
+                        ('reset_opt_for_new_lod', 'reset_opt_for_new_lod'), ('resume', 'resume'), ('xla', 'xla'),
+                        ('G_smoothing_kimg', 'G_smoothing_kimg'), ('lazy_regularization', 'lazy_regularization'),
+                        ('G_reg_interval', 'G_reg_interval'), ('D_reg_interval', 'D_reg_interval')):
+        if F[flag].value is not None:
+            top[field] = F[flag].value
+    return top
+
+
+def _network_overrides(G_kwargs, D_kwargs):
     for name in ('fmap_base', 'fmap_decay', 'fmap_max'):
         if F[name].value is not None:
             G_kwargs[name] = D_kwargs[name] = F[name].value
-    for name in ('latent_size', 'use_pixelnorm', 'use_leakyrelu', 'normalize_latents'):
+    for name in ('latent_size', 'use_pixelnorm', 'use_leakyrelu', 'normalize_latents', 'mapping_layers', 'dlatent_size'):
         if F[name].value is not None:
             G_kwargs[name] = F[name].value
     for name in ('structure', 'fused_scale', 'use_wscale'):
@@ -39,22 +47,44 @@ def build_options():
             G_kwargs[name] = D_kwargs[name] = F[name].value
     if F.mbstd_group_size is not None:
         D_kwargs['mbstd_group_size'] = F.mbstd_group_size
-    sched = ScheduleOptions(**{**preset.get('sched', {}), **train_flags.schedule_overrides()})
-    top = {k: v for k, v in preset.items() if k not in ('G', 'D', 'sched')}
-    for flag, field in (('num_gpus', 'num_gpus'), ('total_kimg', 'total_kimg'), ('mirror_augment', 'mirror_augment'),
-                        ('seed', 'random_seed'), ('shuffle_mb', 'shuffle_mb'), ('grid_size', 'grid_size'),
-                        ('image_snapshot_ticks', 'image_snapshot_ticks'), ('swd_images', 'swd_images'),
-                        ('network_snapshot_ticks', 'network_snapshot_ticks'), ('G_smoothing', 'G_smoothing'),
-                        ('D_repeats', 'D_repeats'), ('minibatch_repeats', 'minibatch_repeats'),
-                        ('reset_opt_for_new_lod', 'reset_opt_for_new_lod'), ('resume', 'resume'), ('xla', 'xla')):
-        if F[flag].value is not None:
-            top[field] = F[flag].value
-    cond = F.cond or '0'
+    return G_kwargs, D_kwargs
+
+
+def build_options():
+    """Preset, then command-line flags -> the run's TrainingOptions."""
+    from common.options import TrainingOptions
+    from common.schedule import ScheduleOptions, SG2ScheduleOptions
+    if F.model == 'stylegan2':
+        presets, default = train_flags.SG2_PRESETS, 'config-f'
+    else:
+        presets, default = PRESETS, ('cpu-fashion32' if F.data is None else 'preset-v2-1gpu')
+    config = F.config or default
+    if config not in presets:
+        raise ValueError(f'--config={config}: expected one of {", ".join(presets)} for --model={F.model}')
+    preset = presets[config]
+    G_kwargs, D_kwargs = _network_overrides(dict(preset.get('G', {})), dict(preset.get('D', {})))
+    top = _top_level_overrides({k: v for k, v in preset.items() if k not in ('G', 'D', 'sched')})
+    if F.model == 'stylegan2':
+        sched = dict(preset.get('sched', {}))
+        for flag, field in (('minibatch_size', 'minibatch_size_base'), ('minibatch_gpu', 'minibatch_gpu_base'),
+                            ('lrate', 'G_lrate_base'), ('lrate', 'D_lrate_base'), ('lrate_rampup_kimg', 'lrate_rampup_kimg'),
+                            ('tick_kimg_base', 'tick_kimg_base')):
+            if F[flag].value is not None:
+                sched[field] = F[flag].value
+        sched = SG2ScheduleOptions(**sched)
+        top.setdefault('total_kimg', 25000)
+        top.setdefault('image_snapshot_ticks', 10)
+        top.setdefault('network_snapshot_ticks', 10)
+        if F.gamma is not None:
+            top['D_loss'] = {**top.get('D_loss', {}), 'gamma': F.gamma}
+    else:
+        sched = ScheduleOptions(**{**preset.get('sched', {}), **train_flags.schedule_overrides()})
+    cond = F.cond or ('full' if F.model == 'stylegan2' else '0')
     if cond not in ('0', 'full') and not cond.isdigit():
         raise ValueError(f'--cond={cond}: expected 0, full or a number of label components')
     data = F.data or EMBEDDED_DATA
     desc = F.desc or f'{F.model}-{os.path.basename(data.rstrip("/"))}-{config}'
-    return TrainingOptions(model=F.model, data=data, result_dir=F.result_dir, desc=desc,
+    return TrainingOptions(model=F.model, config=config, data=data, result_dir=F.result_dir, desc=desc,
                            max_label_size=cond if cond == 'full' else int(cond),
                            G_kwargs=G_kwargs, D_kwargs=D_kwargs, sched=sched, **top).validate()
 

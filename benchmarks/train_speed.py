@@ -20,12 +20,12 @@ from absl import app, flags  # noqa: E402
 flags.DEFINE_enum('config', 'default', ['default', 'res128'], 'Which networks to time.')
 flags.DEFINE_bool('xla', True, 'Compile the loss/gradient computation with XLA.')
 flags.DEFINE_integer('steps', 3, 'Timed iterations per resolution.')
-flags.DEFINE_integer('minibatch', None, 'Global minibatch (default: 32, or 16 for res128).')
+flags.DEFINE_integer('minibatch', None, 'Global minibatch (default: 16, as the presets).')
 FLAGS = flags.FLAGS
 
 CONFIGS = {
     # The default run (flags.PRESETS['cpu-fashion32']): 32x32 grayscale.
-    'default': dict(resolution=32, channels=1, minibatch=32, G=dict(fmap_base=256, fmap_max=64, latent_size=64),
+    'default': dict(resolution=32, channels=1, minibatch=16, G=dict(fmap_base=256, fmap_max=64, latent_size=64),
                     D=dict(fmap_base=256, fmap_max=64)),
     # A 128x128 RGB configuration with the official layer structure and narrower feature maps.
     'res128': dict(resolution=128, channels=3, minibatch=16, G=dict(fmap_base=2048, fmap_max=128, latent_size=128),

@@ -26,13 +26,16 @@ def swd_of_generator(generate, latent_size, label_size, data, num_images, seed=1
 
 def report_swd(run_dir, opts):
     """Loads the run's newest snapshot and prints its SWD; also writes metric-swd.txt into the run."""
+    import importlib
     import os
     from common.run_dir import locate_snapshot
-    from pggan import load_network
     snapshot = locate_snapshot(run_dir)
-    Gs = load_network(snapshot).Gs
-    result = swd_of_generator(lambda z, c: Gs(z, c), Gs.latent_size, Gs.label_size, opts.data, opts.swd_images,
-                              seed=opts.random_seed)
+    Gs = importlib.import_module(opts.model).load_network(snapshot).Gs
+    if opts.model == 'stylegan2':
+        generate, latent_size, label_size = (lambda z, c: Gs(z, c, noise_mode='const')), Gs.z_dim, Gs.c_dim
+    else:
+        generate, latent_size, label_size = (lambda z, c: Gs(z, c)), Gs.latent_size, Gs.label_size
+    result = swd_of_generator(generate, latent_size, label_size, opts.data, opts.swd_images, seed=opts.random_seed)
     line = ' '.join(f'{k} {v:.4f}' for k, v in result.items())
     print(f'SWD of {snapshot} ({opts.swd_images} images): {line}')
     with open(os.path.join(run_dir, 'metric-swd.txt'), 'a') as f:

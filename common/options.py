@@ -4,7 +4,7 @@ import dataclasses
 import json
 from typing import Optional, Union
 
-from common.schedule import ScheduleOptions
+from common.schedule import ScheduleOptions, SG2ScheduleOptions
 
 
 class OptionsError(ValueError):
@@ -13,7 +13,8 @@ class OptionsError(ValueError):
 
 @dataclasses.dataclass
 class TrainingOptions:
-    model: str = 'pggan'                    # Model family: 'pggan' (StyleGAN2 arrives with its issue).
+    model: str = 'pggan'                    # Model family: 'pggan' or 'stylegan2'.
+    config: str = ''                        # The preset the options started from (documentation only).
     data: str = ''                          # TFRecord dataset directory.
     result_dir: str = 'results'             # Parent of the numbered run directories.
     desc: str = ''                          # Description appended to the run directory name.
@@ -29,8 +30,12 @@ class TrainingOptions:
     D_opt: dict = dataclasses.field(default_factory=lambda: dict(beta1=0.0, beta2=0.99, epsilon=1e-8))
     G_loss: dict = dataclasses.field(default_factory=dict)     # Generator loss arguments.
     D_loss: dict = dataclasses.field(default_factory=dict)     # Discriminator loss arguments.
-    sched: ScheduleOptions = dataclasses.field(default_factory=ScheduleOptions)
-    G_smoothing: float = 0.999              # Beta of the Gs moving average (official ProGAN value).
+    sched: Union[ScheduleOptions, SG2ScheduleOptions] = dataclasses.field(default_factory=ScheduleOptions)
+    G_smoothing: float = 0.999              # ProGAN: beta of the Gs moving average.
+    G_smoothing_kimg: float = 10.0          # StyleGAN2: half-life of the Gs moving average in kimg.
+    lazy_regularization: bool = True        # StyleGAN2: regularizers as separate, less frequent phases.
+    G_reg_interval: int = 4                 # StyleGAN2: minibatches between path-length steps.
+    D_reg_interval: int = 16                # StyleGAN2: minibatches between R1 steps.
     D_repeats: int = 1                      # D steps per G step.
     minibatch_repeats: int = 4              # Minibatches run before the schedule is evaluated again.
     reset_opt_for_new_lod: bool = True      # Reset the Adam state when the lod leaves or reaches an integer.
@@ -42,8 +47,8 @@ class TrainingOptions:
     resume: Optional[str] = None            # Run directory or snapshot to continue from.
 
     def validate(self):
-        if self.model not in ('pggan',):
-            raise OptionsError(f'--model={self.model}: expected pggan')
+        if self.model not in ('pggan', 'stylegan2'):
+            raise OptionsError(f'--model={self.model}: expected pggan or stylegan2')
         if not self.data:
             raise OptionsError('--data: a TFRecord dataset directory is required')
         if self.total_kimg <= 0:
@@ -51,11 +56,21 @@ class TrainingOptions:
         if self.num_gpus < 1:
             raise OptionsError(f'--num_gpus={self.num_gpus}: must be at least 1')
         res = self.sched.lod_initial_resolution
-        if res < 4 or res & (res - 1):
+        if res is not None and (res < 4 or res & (res - 1)):
             raise OptionsError(f'--lod_initial_resolution={res}: expected a power of two >= 4')
-        for r, mb in {**self.sched.minibatch_dict, 0: self.sched.minibatch_base}.items():
-            if mb < self.num_gpus:
-                raise OptionsError(f'minibatch {mb}{f" at {r}px" if r else ""} is smaller than --num_gpus={self.num_gpus}')
+        if isinstance(self.sched, SG2ScheduleOptions):
+            gpu = {**self.sched.minibatch_gpu_dict, 0: self.sched.minibatch_gpu_base}
+            for r, mb in {**self.sched.minibatch_size_dict, 0: self.sched.minibatch_size_base}.items():
+                per = gpu.get(r, self.sched.minibatch_gpu_base) * self.num_gpus
+                if mb % per:
+                    raise OptionsError(f'--minibatch_size={mb}{f" at {r}px" if r else ""} is not a multiple of '
+                                       f'--minibatch_gpu x --num_gpus = {per}')
+        else:
+            for r, mb in {**self.sched.minibatch_dict, 0: self.sched.minibatch_base}.items():
+                if mb < self.num_gpus:
+                    raise OptionsError(f'minibatch {mb}{f" at {r}px" if r else ""} is smaller than --num_gpus={self.num_gpus}')
+        if self.G_reg_interval < 1 or self.D_reg_interval < 1:
+            raise OptionsError('--G_reg_interval and --D_reg_interval must be at least 1')
         if self.D_repeats < 1 or self.minibatch_repeats < 1:
             raise OptionsError('--D_repeats and --minibatch_repeats must be at least 1')
         if self.grid_size not in ('1080p', '4k'):
@@ -72,6 +87,7 @@ class TrainingOptions:
     @classmethod
     def from_json(cls, obj):
         obj = dict(obj)
-        obj['sched'] = ScheduleOptions(**obj.get('sched', {}))
+        sched_cls = SG2ScheduleOptions if obj.get('model') == 'stylegan2' else ScheduleOptions
+        obj['sched'] = sched_cls(**obj.get('sched', {}))
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in obj.items() if k in known})

@@ -194,7 +194,7 @@ def training_loop(opts: TrainingOptions, run_dir=None, stop_after_ticks=None):
         if meta['model'] != parts.model or meta['kwargs'] != parts.network_kwargs:
             raise OptionsError(f'--resume={opts.resume}: snapshot networks {meta["model"]} {meta["kwargs"]} do not '
                                f'match this run ({parts.model} {parts.network_kwargs}); check --data and the config')
-        restore_snapshot(snapshot, {**parts.nets, **parts.optimizers})
+        restore_snapshot(snapshot, {**parts.nets, **parts.optimizers, **parts.extra_state})
         state = TrainState(**read_snapshot_state(snapshot)['train_state'])
 
     run_dir = run_dir or create_run_dir(opts.result_dir, opts.desc or f'{opts.model}-{os.path.basename(opts.data.rstrip("/"))}')
@@ -304,7 +304,7 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks):
         stopping = done or (stop_after_ticks is not None and state.cur_tick >= stop_after_ticks)
         if state.cur_tick % opts.network_snapshot_ticks == 0 or stopping:
             save_snapshot(os.path.join(run_dir, f'network-snapshot-{state.cur_nimg // 1000:06d}'), parts.model,
-                          parts.network_kwargs, {**parts.nets, **parts.optimizers},
+                          parts.network_kwargs, {**parts.nets, **parts.optimizers, **parts.extra_state},
                           state={'train_state': dataclasses.asdict(state), 'options': opts.to_json()})
         writer.flush()
         tick_start_time = time.time()

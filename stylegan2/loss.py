@@ -9,17 +9,18 @@ import numpy as np
 import tensorflow as tf
 
 
-def generate(G, latents, labels, mixing_latents=None, mixing_cutoff=None, update_w_avg=True):
+def generate(G, latents, labels, noise=None, mixing_latents=None, mixing_cutoff=None, update_w_avg=True):
     """Fakes and their ws as G_main does during training: the tracked dlatent_avg is updated from the
-    batch, and style mixing replaces the layers from `mixing_cutoff` on by those of `mixing_latents`."""
+    batch (first ws, before mixing), style mixing replaces the layers from `mixing_cutoff` on by those of
+    `mixing_latents`, and `noise` (per-layer tensors, drawn by the caller) feeds the noise inputs."""
     ws = G.mapping(latents, labels)
-    if update_w_avg:
-        G.mapping.update_w_avg(ws)
+    if update_w_avg and G.dlatent_avg_beta is not None:
+        G.mapping.update_w_avg(tf.reduce_mean(ws[:, 0], axis=0), G.dlatent_avg_beta)
     if mixing_latents is not None:
         ws2 = G.mapping(mixing_latents, labels)
         layer = tf.range(ws.shape[1])[tf.newaxis, :, tf.newaxis]
         ws = tf.where(layer < mixing_cutoff, ws, ws2)
-    return G.synthesis(ws, noise_mode='random'), ws
+    return G.synthesis(ws, noise_mode='random', noise=noise), ws
 
 
 def G_logistic_ns(G, D, latents, labels, **mixing):

@@ -26,14 +26,14 @@ from common.resample import DEFAULT_KERNEL, conv_downsample_2d, downsample_2d, u
 # so that, with gain-1 equalized weights, activations keep unit variance.
 ACTIVATIONS = {
     'linear': (lambda x: x, 1.0),
-    'relu': (tf.nn.relu, np.sqrt(2)),
-    'lrelu': (lambda x: leaky_relu(x, 0.2), np.sqrt(2)),
+    'relu': (tf.nn.relu, float(np.sqrt(2))),
+    'lrelu': (lambda x: leaky_relu(x, 0.2), float(np.sqrt(2))),
     'tanh': (tf.tanh, 1.0),
     'sigmoid': (tf.sigmoid, 1.0),
     'elu': (tf.nn.elu, 1.0),
     'selu': (tf.nn.selu, 1.0),
     'softplus': (tf.nn.softplus, 1.0),
-    'swish': (lambda x: tf.sigmoid(x) * x, np.sqrt(2)),
+    'swish': (lambda x: tf.sigmoid(x) * x, float(np.sqrt(2))),
 }
 LABEL_LAYOUTS = ('stylegan2', 'ada')
 NOISE_MODES = ('const', 'none', 'random')
@@ -256,8 +256,9 @@ class Mapping(_ScopedModel):
             last = i == mapping_layers - 1
             fmaps = dlatent_size if last or mapping_fmaps is None else mapping_fmaps
             self.dense.append(self._add(f'Dense{i}', DenseLayer, fmaps, lrmul=mapping_lrmul, act=mapping_nonlinearity))
+        # aggregation='mean': updates from several replicas average to the update from the global batch mean.
         self.dlatent_avg = self.add_weight(name='dlatent_avg', shape=(dlatent_size,), initializer='zeros',
-                                           trainable=False)
+                                           trainable=False, aggregation='mean')
         self(tf.zeros([1, latent_size]), tf.zeros([1, label_size]))
 
     def call(self, z, c=None, truncation_psi=1.0, truncation_cutoff=None):
@@ -294,10 +295,14 @@ class Mapping(_ScopedModel):
         avg = self.dlatent_avg.value
         return avg + (ws - avg) * layer_psi
 
-    def update_w_avg(self, w_mean, beta=0.995):
-        """Training: dlatent_avg <- lerp(w_mean, dlatent_avg, beta), w_mean [w_dim] the batch mean of w
-        (official `dlatent_avg_beta` = 0.995)."""
-        w_mean = tf.cast(w_mean, tf.float32)
+    def update_w_avg(self, w, beta=0.995):
+        """Training (official G_main, `dlatent_avg_beta` = 0.995): dlatent_avg <- lerp(w_mean, dlatent_avg, beta).
+
+        w: the batch mean w_mean [w_dim], or the mapping output ws [N, num_ws, w_dim], whose first w is
+        averaged over the batch as the official code does.
+        """
+        w = tf.cast(w, tf.float32)
+        w_mean = tf.reduce_mean(w[:, 0], axis=0) if w.shape.rank == 3 else w
         self.dlatent_avg.assign(w_mean + (self.dlatent_avg - w_mean) * beta)
 
 
@@ -358,42 +363,48 @@ class Synthesis(_ScopedModel):
                 self._add(f'{r}/ToRGB', ModulatedConv2D, num_channels, 1, **rgb)
         # Noise buffers (official `noise%d`, non-trainable): one per conv layer, noise i at 2^((i+5)//2).
         self.noise_buffers = []
-        if use_noise:
-            for i in range(self.num_ws - 1):
-                size = 2 ** ((i + 5) // 2)
-                var = self.add_weight(name=f'noise{i}', shape=(1, 1, size, size),
-                                      initializer=keras.initializers.RandomNormal(0.0, 1.0), trainable=False)
-                self.noise_buffers.append(var)
-                setattr(self, f'noise{i}', var)
+        self.noise_sizes = [2 ** ((i + 5) // 2) for i in range(self.num_ws - 1)] if use_noise else []
+        for i, size in enumerate(self.noise_sizes):
+            var = self.add_weight(name=f'noise{i}', shape=(1, 1, size, size),
+                                  initializer=keras.initializers.RandomNormal(0.0, 1.0), trainable=False)
+            self.noise_buffers.append(var)
+            setattr(self, f'noise{i}', var)
         self(tf.zeros([1, self.num_ws, dlatent_size]))
 
-    def _noise(self, index, batch, mode):
+    def _noise(self, index, batch, mode, noise):
         if not self.use_noise or mode == 'none':
             return None
-        size = int(self.noise_buffers[index].shape[-1])
+        size = self.noise_sizes[index]
+        if noise is not None:
+            return tf.cast(noise[index], tf.float32)
         if mode == 'const':
             return tf.reshape(self.noise_buffers[index], [1, size, size, 1])
         return tf.random.normal([batch, size, size, 1])
 
-    def call(self, ws, noise_mode=None):
+    def call(self, ws, noise_mode=None, noise=None):
         """ws [N, num_ws, dlatent_size] -> images [N, R, R, num_channels], float32.
 
         noise_mode: 'const' (the stored buffers), 'none' (zeros), 'random' (fresh N(0, 1) per sample);
         None = 'random' if the network was built with randomize_noise=True, else 'const'.
+        noise: explicit noise inputs instead, one [N or 1, s, s, 1] per size s in `noise_sizes` (e.g. drawn
+        by the training loop with stateless random ops); overrides noise_mode.
         """
         mode = self.default_noise_mode if noise_mode is None else noise_mode
         _check_choice('noise_mode', mode, NOISE_MODES)
+        if noise is not None and len(noise) != len(self.noise_sizes):
+            raise ValueError(f'noise: {len(noise)} inputs, expected {len(self.noise_sizes)} (noise_sizes)')
+        mode = 'explicit' if noise is not None else mode
         ws = tf.cast(ws, tf.float32)
         batch = tf.shape(ws)[0]
         L = self.layers_by_scope
         x = L['4x4/Const'](ws)
-        x = L['4x4/Conv'](x, ws[:, 0], noise=self._noise(0, batch, mode))
+        x = L['4x4/Conv'](x, ws[:, 0], noise=self._noise(0, batch, mode, noise))
         images = L['4x4/ToRGB'](x, ws[:, 1]) if self.architecture == 'skip' else None
         for res in range(3, self.resolution_log2 + 1):
             r = f'{2 ** res}x{2 ** res}'
             skip = x
-            x = L[f'{r}/Conv0_up'](x, ws[:, res * 2 - 5], noise=self._noise(res * 2 - 5, batch, mode))
-            x = L[f'{r}/Conv1'](x, ws[:, res * 2 - 4], noise=self._noise(res * 2 - 4, batch, mode))
+            x = L[f'{r}/Conv0_up'](x, ws[:, res * 2 - 5], noise=self._noise(res * 2 - 5, batch, mode, noise))
+            x = L[f'{r}/Conv1'](x, ws[:, res * 2 - 4], noise=self._noise(res * 2 - 4, batch, mode, noise))
             if self.architecture == 'resnet':
                 x = (x + L[f'{r}/Skip'](skip)) * (1 / np.sqrt(2))
             if self.architecture == 'skip':
@@ -461,12 +472,13 @@ class Generator(_ScopedModel):
         self.dlatent_avg_beta, self.style_mixing_prob = dlatent_avg_beta, style_mixing_prob
         self(tf.zeros([1, latent_size]), tf.zeros([1, label_size]))
 
-    def call(self, z, c=None, truncation_psi=1.0, truncation_cutoff=None, noise_mode=None):
-        """z [N, latent_size], c [N, label_size] -> images [N, R, R, num_channels] (float32, NHWC)."""
+    def call(self, z, c=None, truncation_psi=1.0, truncation_cutoff=None, noise_mode=None, noise=None):
+        """z [N, latent_size], c [N, label_size] -> images [N, R, R, num_channels] (float32, NHWC).
+        noise_mode, noise: see Synthesis.call."""
         if c is None:
             c = tf.zeros([tf.shape(z)[0], self.c_dim])
         ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode)
+        return self.synthesis(ws, noise_mode=noise_mode, noise=noise)
 
 
 class Discriminator(_ScopedModel):

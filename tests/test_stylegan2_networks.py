@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common.resample import conv_downsample_2d, downsample_2d, setup_kernel, upfirdn_2d, upsample_2d, upsample_conv_2d
 from common.pickle_io import SafeUnpickler
+from common.resample import conv_downsample_2d, downsample_2d, setup_kernel, upfirdn_2d, upsample_2d, upsample_conv_2d
 from common.snapshot import save_snapshot
 from stylegan2 import NetworkLoadError, load_network
 from stylegan2.loading import network_variables
@@ -109,12 +109,17 @@ def test_missing_kwargs_take_the_defaults_of_the_pickles_code_base(official):
         assert nets.D.kwargs['mbstd_group_size'] == 4
 
 
-def test_noise_modes_const_is_deterministic_and_random_is_not(official):
+def test_noise_modes_const_is_deterministic_random_is_not_and_explicit_noise_overrides(official):
     _, nets, io = official
     ws = io['ws_psi1'][:2]
     a, b = nets.Gs.synthesis(ws, noise_mode='random'), nets.Gs.synthesis(ws, noise_mode='random')
     assert np.max(np.abs(a - b)) > 1e-3
-    np.testing.assert_array_equal(nets.Gs.synthesis(ws), nets.Gs.synthesis(ws, noise_mode='const'))
+    const = nets.Gs.synthesis(ws, noise_mode='const')
+    np.testing.assert_array_equal(nets.Gs.synthesis(ws), const)
+    assert nets.Gs.synthesis.noise_sizes == [4, 8, 8, 16, 16, 32, 32]
+    buffers = [np.reshape(v.numpy(), [1, s, s, 1]) for v, s in zip(nets.Gs.synthesis.noise_buffers,
+                                                                   nets.Gs.synthesis.noise_sizes)]
+    np.testing.assert_array_equal(nets.Gs.synthesis(ws, noise_mode='none', noise=buffers), const)
     with pytest.raises(ValueError, match='noise_mode'):
         nets.Gs.synthesis(ws, noise_mode='fresh')
 
@@ -301,6 +306,10 @@ def test_dlatent_avg_update_is_official_lerp():
     G.mapping.dlatent_avg.assign(np.ones(8, np.float32))
     G.mapping.update_w_avg(np.zeros(8, np.float32), beta=0.995)
     np.testing.assert_allclose(G.mapping.dlatent_avg.numpy(), 0.995, rtol=1e-6)
+    ws = G.mapping(np.random.RandomState(0).randn(5, 8))  # Official: the batch mean of ws[:, 0].
+    expected = np.mean(ws[:, 0], axis=0) + (G.mapping.dlatent_avg.numpy() - np.mean(ws[:, 0], axis=0)) * 0.5
+    G.mapping.update_w_avg(ws, beta=0.5)
+    np.testing.assert_allclose(G.mapping.dlatent_avg.numpy(), expected, rtol=1e-5, atol=1e-6)
     assert not G.mapping.dlatent_avg.trainable
 
 
@@ -383,6 +392,9 @@ def test_unreadable_or_foreign_files_are_refused_with_a_clear_message(tmp_path):
         load_network(str(plain))
     (tmp_path / 'dir').mkdir()
     with pytest.raises(NetworkLoadError, match='not a network snapshot'):
+        load_network(str(tmp_path / 'dir'))
+    (tmp_path / 'dir' / 'networks.json').write_text('{"format": 1, "model": "pggan", "kwargs": {}}')
+    with pytest.raises(NetworkLoadError, match=r'a pggan snapshot, not StyleGAN2: load it with pggan\.load_network'):
         load_network(str(tmp_path / 'dir'))
 
 

@@ -1,0 +1,124 @@
+"""What training needs that is StyleGAN2's own (configs e and f of NVlabs/stylegan2): networks, the four
+phases with lazy regularization, and the Gs moving average with a half-life in images.
+
+Phases, in the official order of one minibatch: Gmain, Greg (every G_reg_interval), Dmain (followed by
+the Gs update), Dreg (every D_reg_interval). With lazy regularization one Adam per network serves both
+its main and its reg phase (the official `share=`), with learning rate x k/(k+1) and betas ^ k/(k+1),
+and the regularizer is multiplied by k.
+"""
+import keras
+import numpy as np
+import tensorflow as tf
+
+from common.schedule import sg2_training_schedule
+from common.training_loop import Phase, TrainingParts
+from stylegan2 import loss as losses
+from stylegan2.loading import build_networks
+
+# Purposes of the stateless random draws (see RoundContext); noise layers take a block of 32 each.
+_GMAIN, _GREG, _DMAIN = 0, 64, 128
+_NOISE = 32
+
+
+def network_kwargs(opts, dataset):
+    shape = dict(num_channels=dataset.num_channels, resolution=dataset.resolution, label_size=dataset.label_size)
+    return {'G': {**opts.G_kwargs, **shape}, 'D': {**opts.D_kwargs, **shape}}
+
+
+def make_adam(opt_args, reg_interval, lazy):
+    """Official lazy-regularization adjustment of Adam: lr x mb_ratio (applied in configure) and betas ^ mb_ratio."""
+    ratio = reg_interval / (reg_interval + 1) if lazy else 1.0
+    adam = keras.optimizers.Adam(learning_rate=0.002, beta_1=opt_args['beta1'] ** ratio,
+                                 beta_2=opt_args['beta2'] ** ratio, epsilon=opt_args['epsilon'])
+    return adam, ratio
+
+
+def build(opts, dataset, strategy):
+    kwargs = network_kwargs(opts, dataset)
+    lazy = opts.lazy_regularization
+    with strategy.scope():
+        G, D, Gs = build_networks(kwargs)
+        Gs.set_weights(G.get_weights())
+        G_opt, G_ratio = make_adam(opts.G_opt, opts.G_reg_interval, lazy)
+        D_opt, D_ratio = make_adam(opts.D_opt, opts.D_reg_interval, lazy)
+        G_opt.build(G.trainable_variables)
+        D_opt.build(D.trainable_variables)
+        pl_mean = tf.Variable(0.0, trainable=False, name='pl_mean',
+                              aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+    labels_table = tf.constant(dataset.labels if dataset.label_size else np.zeros([1, 0], np.float32))
+    noise_sizes = G.synthesis.noise_sizes
+    mixing_prob = G.style_mixing_prob
+    pl_args = dict(opts.G_loss)
+    shrink = int(pl_args.pop('pl_minibatch_shrink', 2))
+
+    def random_labels(ctx, purpose, shrink=1):
+        if not dataset.label_size:
+            return tf.zeros([ctx.per_round // shrink, 0])
+        idx = ctx.uniform([], purpose, shrink=shrink, maxval=labels_table.shape[0], dtype=tf.int32)
+        return tf.gather(labels_table, idx)
+
+    def fakes_args(ctx, base, shrink=1):
+        """Latents, style mixing (one cutoff for the whole batch, as official) and per-layer noise."""
+        args = dict(noise=[ctx.normal([s, s, 1], base + _NOISE + i, shrink) for i, s in enumerate(noise_sizes)])
+        if mixing_prob:
+            mix = ctx.scalar_uniform(base + 2) < mixing_prob
+            cutoff = ctx.scalar_uniform(base + 3, minval=1, maxval=G.num_ws, dtype=tf.int32)
+            args.update(mixing_latents=ctx.normal([G.z_dim], base + 1, shrink),
+                        mixing_cutoff=tf.where(mix, cutoff, G.num_ws))
+        return args
+
+    def G_main(ctx):
+        loss, stats = losses.G_logistic_ns(G, D, ctx.normal([G.z_dim], _GMAIN), random_labels(ctx, _GMAIN + 4),
+                                           **fakes_args(ctx, _GMAIN))
+        if not lazy:
+            reg, reg_stats = G_reg_term(ctx)
+            loss, stats = loss + reg, {**stats, **reg_stats}
+        return loss, {'Loss/G': loss, **stats}
+
+    def G_reg_term(ctx):
+        pl_noise_shape = [dataset.resolution, dataset.resolution, dataset.num_channels]
+        reg, new_mean, stats = losses.G_pathreg(
+            G, ctx.normal([G.z_dim], _GREG, shrink), random_labels(ctx, _GREG + 4, shrink),
+            ctx.normal(pl_noise_shape, _GREG + 5, shrink), pl_mean.value(), **pl_args, **fakes_args(ctx, _GREG, shrink))
+        pl_mean.assign(new_mean)
+        # Shrunk batch: each sample's penalty counts `shrink` times so that the sum / global batch is the
+        # official mean over the shrunk batch.
+        return reg * shrink, {**stats, 'Loss/pl_mean': new_mean * ctx.per_round}
+
+    def G_reg(ctx):
+        reg, stats = G_reg_term(ctx)
+        return reg * opts.G_reg_interval, {'Loss/G_reg': reg, **stats}
+
+    def D_main(ctx, reals, labels):
+        loss, stats = losses.D_logistic(G, D, ctx.normal([G.z_dim], _DMAIN), labels, reals, **fakes_args(ctx, _DMAIN))
+        if not lazy:
+            reg, reg_stats = losses.D_r1(D, reals, labels, **opts.D_loss)
+            loss, stats = loss + reg, {**stats, **reg_stats}
+        return loss, {'Loss/D': loss, **stats}
+
+    def D_reg(ctx, reals, labels):
+        reg, stats = losses.D_r1(D, reals, labels, **opts.D_loss)
+        return reg * opts.D_reg_interval, {'Loss/D_reg': reg, **stats}
+
+    def update_Gs(global_batch):
+        beta = 0.5 ** (global_batch / (opts.G_smoothing_kimg * 1000.0)) if opts.G_smoothing_kimg > 0 else 0.0
+        for gs_var, g_var in zip(Gs.weights, G.weights):  # dlatent_avg too (official: non-trainables beta 0).
+            gs_var.assign(g_var + (gs_var - g_var) * (beta if g_var.trainable else 0.0))
+
+    def configure(sched):
+        G_opt.learning_rate.assign(sched.G_lrate * G_ratio)
+        D_opt.learning_rate.assign(sched.D_lrate * D_ratio)
+
+    phases = [Phase('Gmain', G_main, G_opt, G.trainable_variables, uses_reals=False)]
+    if lazy:
+        phases.append(Phase('Greg', G_reg, G_opt, G.trainable_variables, uses_reals=False, interval=opts.G_reg_interval))
+    phases.append(Phase('Dmain', D_main, D_opt, D.trainable_variables, uses_reals=True, after=update_Gs))
+    if lazy:
+        phases.append(Phase('Dreg', D_reg, D_opt, D.trainable_variables, uses_reals=True, interval=opts.D_reg_interval))
+    return TrainingParts(
+        model='stylegan2', nets={'G': G, 'D': D, 'Gs': Gs}, optimizers={'G_opt': G_opt, 'D_opt': D_opt},
+        network_kwargs=kwargs, phases=phases, configure=configure,
+        schedule=lambda nimg: sg2_training_schedule(nimg, dataset.resolution_log2, opts.sched),
+        resets_optimizers=False,  # Configs e and f do not grow; a-d (progressive) arrive with their issue.
+        generate=lambda z, c: Gs(z, c, noise_mode='const'),
+        latent_size=G.z_dim, extra_state={'pl_mean': pl_mean})
