@@ -94,7 +94,7 @@ def ensure_embedded_dataset(path):
     if os.path.isdir(path):
         return
     from data import sources
-    from data.dataset_tool import write_dataset
+    from data.writer import write_dataset
     print(f'Creating the embedded default dataset in {path}')
     write_dataset(path, sources.embedded_source(), shuffle=True)
 

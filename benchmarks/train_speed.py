@@ -1,8 +1,12 @@
-"""Training speed of ProGAN per resolution: images/s of one full iteration (D step with Gs update + G step).
+"""Training speed: ProGAN images/s per resolution, StyleGAN2 images/s and ms per phase.
 
-    python -m benchmarks.train_speed                       # the default run's networks (cpu-fashion32 preset)
-    python -m benchmarks.train_speed --config=res128       # a 128x128 RGB configuration
-    python -m benchmarks.train_speed --xla=false --steps=5
+    python -m benchmarks.train_speed                       # ProGAN: the default run's networks (cpu-fashion32)
+    python -m benchmarks.train_speed --config=res128       # ProGAN: a 128x128 RGB configuration
+    python -m benchmarks.train_speed --model=stylegan2 --config=config-e --resolution=32 --minibatch=32
+
+StyleGAN2 is timed like ../shared/bench/peer_ada.py times the official code: each phase (Gmain, Greg, Dmain
+with the Gs update, Dreg) runs `--steps` times after one untimed run, and one iteration costs
+Gmain + Dmain + Greg / G_reg_interval + Dreg / D_reg_interval.
 
 Each resolution is measured mid fade-in (lod = level + 0.5, the most expensive point), after one untimed
 iteration that traces and compiles; the figure excludes tracing. Data comes from a synthetic dataset of
@@ -17,8 +21,11 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-flags.DEFINE_enum('config', 'default', ['default', 'res128'], 'Which networks to time.')
-flags.DEFINE_bool('xla', True, 'Compile the loss/gradient computation with XLA.')
+import flags as train_flags  # noqa: E402  (train.py's flags: --model, --config, --xla, --minibatch_gpu are reused)
+
+# --config: pggan default|res128; stylegan2 a preset of flags.SG2_PRESETS (default config-e).
+# --xla: default on for pggan, off for stylegan2. --minibatch_gpu: default the whole minibatch (as peer_ada).
+flags.DEFINE_integer('resolution', 32, 'StyleGAN2: image resolution.')
 flags.DEFINE_integer('steps', 3, 'Timed iterations per resolution.')
 flags.DEFINE_integer('minibatch', None, 'Global minibatch (default: 16, as the presets).')
 FLAGS = flags.FLAGS
@@ -34,27 +41,25 @@ CONFIGS = {
 
 
 def main(_):
+    if FLAGS.model == 'stylegan2':
+        return stylegan2_speed()
     import tensorflow as tf
     from common.options import TrainingOptions
     from common.training_loop import _CompiledPhases, make_strategy
-    from data import sources
-    from data.dataset import Dataset
-    from data.dataset_tool import write_dataset
     from pggan import training
 
-    cfg = CONFIGS[FLAGS.config]
+    cfg = CONFIGS[FLAGS.config or 'default']
     minibatch = FLAGS.minibatch or cfg['minibatch']
     with tempfile.TemporaryDirectory() as tmp:
         res, ch = cfg['resolution'], cfg['channels']
-        images = np.random.RandomState(0).randint(0, 256, [max(64, minibatch * 2), ch, res, res]).astype(np.uint8)
-        write_dataset(os.path.join(tmp, 'synthetic'), sources.array_source(images), shuffle=False)
-        dataset = Dataset(os.path.join(tmp, 'synthetic'), seed=0)
-        opts = TrainingOptions(data=dataset.tfrecord_dir, G_kwargs=cfg['G'], D_kwargs=cfg['D'], xla=FLAGS.xla)
+        dataset = _synthetic_dataset(tmp, res, ch, max(64, minibatch * 2))
+        opts = TrainingOptions(data=dataset.tfrecord_dir, G_kwargs=cfg['G'], D_kwargs=cfg['D'],
+                               xla=FLAGS.xla is not False)
         strategy = make_strategy(1)
         parts = training.build(opts, dataset, strategy)
         compiled = _CompiledPhases(strategy, parts.phases, opts.random_seed)
         top = dataset.resolution_log2
-        print(f'config={FLAGS.config} resolution={res} channels={ch} minibatch={minibatch} xla={FLAGS.xla} '
+        print(f'config={FLAGS.config or "default"} resolution={res} channels={ch} minibatch={minibatch} xla={FLAGS.xla is not False} '
               f'G params={sum(int(np.prod(v.shape)) for v in parts.nets["G"].trainable_variables)} '
               f'D params={sum(int(np.prod(v.shape)) for v in parts.nets["D"].trainable_variables)} '
               f'threads intra={tf.config.threading.get_intra_op_parallelism_threads()}')
@@ -81,6 +86,59 @@ def main(_):
             n = FLAGS.steps
             print(f'{r:>10d} {lod:>5.1f} {d_time / n * 1000:>8.1f} {g_time / n * 1000:>8.1f} '
                   f'{minibatch * n / (d_time + g_time):>8.1f} {trace:>8.1f}')
+
+
+def _synthetic_dataset(tmp, resolution, channels, count):
+    from data import sources
+    from data.dataset import Dataset
+    from data.writer import write_dataset
+    images = np.random.RandomState(0).randint(0, 256, [count, channels, resolution, resolution]).astype(np.uint8)
+    write_dataset(os.path.join(tmp, 'synthetic'), sources.array_source(images), shuffle=False)
+    return Dataset(os.path.join(tmp, 'synthetic'), seed=0)
+
+
+def stylegan2_speed():
+    import tensorflow as tf
+    from common.options import TrainingOptions
+    from common.schedule import SG2ScheduleOptions
+    from common.training_loop import _CompiledPhases, make_strategy
+    from stylegan2 import training
+
+    config = FLAGS.config or 'config-e'
+    preset = train_flags.SG2_PRESETS[config]
+    minibatch = FLAGS.minibatch or 32
+    minibatch_gpu = FLAGS.minibatch_gpu or minibatch
+    with tempfile.TemporaryDirectory() as tmp:
+        dataset = _synthetic_dataset(tmp, FLAGS.resolution, 3, minibatch * 2)
+        opts = TrainingOptions(model='stylegan2', data=dataset.tfrecord_dir, G_kwargs=preset['G'], D_kwargs=preset['D'],
+                               D_loss=preset['D_loss'], xla=bool(FLAGS.xla),
+                               sched=SG2ScheduleOptions(minibatch_size_base=minibatch, minibatch_gpu_base=minibatch_gpu))
+        strategy = make_strategy(1)
+        parts = training.build(opts, dataset, strategy)
+        compiled = _CompiledPhases(strategy, parts.phases, 0)
+        sched = parts.schedule(0)
+        parts.configure(sched)
+        rounds = minibatch // minibatch_gpu
+        feed = iter(dataset.distribute(strategy, dataset.resolution, minibatch))
+        count = lambda net: sum(int(np.prod(v.shape)) for v in net.trainable_variables)  # noqa: E731
+        print(f'model=stylegan2 config={config} resolution={dataset.resolution} minibatch={minibatch} '
+              f'minibatch_gpu={minibatch_gpu} G params={count(parts.nets["G"])} D params={count(parts.nets["D"])} '
+              f'threads intra={tf.config.threading.get_intra_op_parallelism_threads()}')
+        ms, intervals = {}, {}
+        for phase in parts.phases:
+            batch = next(feed)
+            times = []
+            for i in range(FLAGS.steps + 1):
+                args = (tf.constant(i, tf.int64), minibatch, dataset.resolution, rounds)
+                args += tuple(batch) if phase.uses_reals else ()
+                t0 = time.time()
+                stats = compiled.fns[phase.name](*args)
+                float(next(iter(stats.values())))
+                times.append(time.time() - t0)
+            ms[phase.name], intervals[phase.name] = 1000 * np.mean(times[1:]), phase.interval
+            print(f'{phase.name:>6}: {ms[phase.name]:9.1f} ms (first run, with tracing: {1000 * times[0]:.0f} ms)')
+        iteration = sum(ms[k] / intervals[k] for k in ms) / 1000
+        print(f'amortized s/iteration {iteration:.3f}  img/s {minibatch / iteration:.2f}  s/kimg {1000 * iteration / minibatch:.1f}')
 
 
 if __name__ == '__main__':

@@ -216,7 +216,6 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks):
     grid_reals, grid_labels = next(iter(dataset.pipeline(dataset.resolution, grid[0] * grid[1])))
     grid_latents = np.random.RandomState(opts.random_seed).randn(grid[0] * grid[1], parts.latent_size).astype(np.float32)
     _save_grid(grid_reals.numpy(), os.path.join(run_dir, 'reals.png'), grid)
-    Gs = parts.nets['Gs']
 
     def save_fakes():
         fakes = np.concatenate([parts.generate(grid_latents[i:i + 64], grid_labels[i:i + 64]).numpy()

@@ -22,7 +22,6 @@ Commands (the official tool's, with its defaults, plus a few more):
 Every create command and extract write into a temporary directory and rename it when complete; an existing
 output is refused unless --overwrite.
 """
-import concurrent.futures
 import os
 import shutil
 import sys
@@ -37,8 +36,8 @@ import PIL.Image  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from data import sources  # noqa: E402
-from data.tfrecord_io import (DatasetError, DatasetInfo, TFRecordExporter, commit_temp_dir, decode_example,  # noqa: E402
-                              make_temp_dir, shuffled_order)
+from data.tfrecord_io import DatasetError, DatasetInfo, commit_temp_dir, decode_example, make_temp_dir  # noqa: E402
+from data.writer import write_dataset  # noqa: E402  (also the tool's API: tests and train.py import it from here)
 
 F = absl_flags.FLAGS
 absl_flags.DEFINE_integer('shuffle', None, 'Randomize image order with the official RandomState(123) permutation '
@@ -73,31 +72,6 @@ def _image_options():
         raise DatasetError(f'--background={",".join(F.background)}: expected R,G,B with values 0..255')
     return sources.ImageOptions(channels=int(F.channels) if F.channels else None, resize=F.resize,
                                 resolution=F.resolution, background=background)
-
-
-def write_dataset(tfrecord_dir, source, shuffle, overwrite=False, num_threads=1, desc='Creating dataset'):
-    """Writes `source` in the official order; images are decoded `num_threads` at a time, a bounded
-    number in flight, so memory stays flat however many images there are."""
-    order = shuffled_order(source.num_images) if shuffle else np.arange(source.num_images)
-    window = max(1, num_threads) * 4
-    with TFRecordExporter(tfrecord_dir, overwrite=overwrite) as tfr, \
-            concurrent.futures.ThreadPoolExecutor(max(1, num_threads)) as pool, \
-            tqdm(total=len(order), unit='img', desc=desc, dynamic_ncols=True, file=sys.stderr) as bar:
-        pending = []
-        for i in order.tolist():
-            pending.append((i, pool.submit(source.load, i)))
-            if len(pending) >= window:
-                idx, fut = pending.pop(0)
-                tfr.add_image(fut.result(), where=source.name(idx))
-                bar.update(1)
-        for idx, fut in pending:
-            tfr.add_image(fut.result(), where=source.name(idx))
-            bar.update(1)
-        if source.labels is not None:
-            if len(source.labels) != source.num_images:
-                raise DatasetError(f'{tfrecord_dir}: {len(source.labels)} labels for {source.num_images} images')
-            tfr.add_labels(np.asarray(source.labels)[order])
-    return tfr
 
 
 def read_images(path):
