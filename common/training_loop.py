@@ -103,12 +103,22 @@ class RoundContext:
         return tf.stack([tf.constant(self.seed, tf.int64), self.step * 64 + purpose])
 
 
+_STRATEGIES = {}
+
+
 def make_strategy(num_gpus):
+    """MirroredStrategy over the first `num_gpus` GPUs (logical CPUs on a CPU-only host).
+
+    One strategy per device set and process: two strategies over the same devices reuse collective
+    instance keys, and their all-reduces then collide ("Shape mismatch in the collective instance")."""
     gpus = tf.config.list_logical_devices('GPU')
     devices = [d.name for d in gpus] if gpus else [d.name for d in tf.config.list_logical_devices('CPU')]
     if num_gpus > len(devices):
         raise OptionsError(f'--num_gpus={num_gpus}: only {len(devices)} device(s) available ({", ".join(devices)})')
-    return tf.distribute.MirroredStrategy(devices[:num_gpus])
+    key = tuple(devices[:num_gpus])
+    if key not in _STRATEGIES:
+        _STRATEGIES[key] = tf.distribute.MirroredStrategy(list(key))
+    return _STRATEGIES[key]
 
 
 class _CompiledPhases:

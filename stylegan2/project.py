@@ -1,0 +1,435 @@
+"""Projection of an image into the W space of a StyleGAN2 generator: the official projector.
+
+  python -m stylegan2.project --network=NET --target=IMG --outdir=DIR [--num_steps=1000] [--seed=303]
+                              [--save_video] [--save_steps] [--vgg16=vgg16_zhang_perceptual.pkl]
+
+As `projector.py` of NVlabs/stylegan2-ada-pytorch (and `Projector` of NVlabs/stylegan2, whose TF graph it
+ports): w_avg and w_std from the mapping of 10000 z (RandomState(123)); one w, broadcast to all layers, and
+the noise inputs are optimized with Adam (betas 0.9, 0.999) under the official learning-rate ramp (up over
+the first 5 %, cosine down over the last 25 %, peak 0.1); w gets gaussian noise of w_std x 0.05 ramped
+to 0 over the first 75 % of the steps; the loss is the LPIPS distance plus 1e5 x the multi-scale noise
+autocorrelation penalty; the noise maps are renormalized to zero mean and unit variance after each step.
+The target is center-cropped, resized to the network resolution with Lanczos, and compared in [0, 255];
+the synthesized image is scaled to [0, 255] and area-downsampled to 256 px if larger.
+
+LPIPS is the VGG-16 network NVIDIA ships as `vgg16_zhang_perceptual.pkl` (TF) / `vgg16.pt` (TorchScript),
+read from a local copy (--vgg16 or $STYLEGAN2_VGG16; nothing is downloaded). Without it the projection
+runs with a pixel-space MSE instead, and says so on stderr.
+
+Writes into outdir: `target.png` (the resized target), `proj.png` (the projection), `projected_w.npz`
+(`w` [1, num_ws, w_dim], as ada-pytorch), `projected_noise.npz` (the optimized noise maps `noise%d`,
+[1, 1, s, s] like the network's buffers), with --save_video `proj.gif` (target | projection for every
+step, 10 fps, in place of the official proj.mp4) and with --save_steps the same frames as
+`steps/step%04d.png`.
+
+One departure: ada-pytorch renders proj.png with the network's stored noise, because its project() works
+on a deep copy and the optimized noise is dropped; we render with the optimized noise, as the TF1
+Projector does, since that is the image whose distance was minimized.
+"""
+import dataclasses
+import os
+import sys
+
+import keras
+import numpy as np
+import PIL.Image
+import tensorflow as tf
+from absl import flags
+
+from common import cli
+from common import images as image_utils
+from common.pickle_io import NetworkState, PickleSecurityError, load_official_pickle
+from stylegan2.loading import NetworkLoadError, load_network
+
+VGG16_ENV = 'STYLEGAN2_VGG16'
+VGG16_URL = 'https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/metrics/vgg16_zhang_perceptual.pkl'
+
+
+@dataclasses.dataclass(frozen=True)
+class ProjectorOptions:
+    """Official defaults of both projectors."""
+    num_steps: int = 1000
+    w_avg_samples: int = 10000              # z samples for the W midpoint and spread.
+    initial_learning_rate: float = 0.1
+    initial_noise_factor: float = 0.05      # Noise added to w at step 0, in units of w_std.
+    lr_rampdown_length: float = 0.25        # Fraction of the steps for the cosine ramp down.
+    lr_rampup_length: float = 0.05          # Fraction of the steps for the linear ramp up.
+    noise_ramp_length: float = 0.75         # Fraction of the steps over which the w noise goes to 0.
+    regularize_noise_weight: float = 1e5
+
+
+def learning_rate(step, options):
+    """Official learning rate at `step` (0-based) of options.num_steps."""
+    t = step / options.num_steps
+    lr_ramp = min(1.0, (1.0 - t) / options.lr_rampdown_length)
+    lr_ramp = 0.5 - 0.5 * np.cos(lr_ramp * np.pi)
+    lr_ramp = lr_ramp * min(1.0, t / options.lr_rampup_length)
+    return options.initial_learning_rate * lr_ramp
+
+
+def w_noise_scale(step, w_std, options):
+    """Official std of the gaussian noise added to w at `step`: quadratic ramp down to 0."""
+    t = step / options.num_steps
+    return w_std * options.initial_noise_factor * max(0.0, 1.0 - t / options.noise_ramp_length) ** 2
+
+
+def noise_regularization(noises):
+    """Official penalty on noise maps [1, s, s, 1]: squared mean autocorrelation with a one-pixel shift along
+    x and along y, summed over the map and its 2x2 box-downscaled versions down to 8 px."""
+    reg_loss = 0.0
+    for noise in noises:
+        while True:
+            reg_loss += tf.reduce_mean(noise * tf.roll(noise, shift=1, axis=2)) ** 2
+            reg_loss += tf.reduce_mean(noise * tf.roll(noise, shift=1, axis=1)) ** 2
+            if noise.shape[1] <= 8:
+                break
+            noise = tf.nn.avg_pool2d(noise, 2, 2, 'VALID')
+    return reg_loss
+
+
+def normalize_noise(noise_vars):
+    """Official post-step renormalization of each noise map to zero mean and unit variance."""
+    for var in noise_vars:
+        centered = var - tf.reduce_mean(var)
+        var.assign(centered * tf.math.rsqrt(tf.reduce_mean(tf.square(centered))))
+
+
+def compute_w_stats(Gs, num_samples):
+    """w_avg [1, 1, w_dim] and the scalar w_std of the mapping of num_samples z ~ RandomState(123)."""
+    z = np.random.RandomState(123).randn(num_samples, Gs.z_dim)
+    w = np.concatenate([Gs.mapping(tf.constant(z[i:i + 1000], tf.float32))[:, :1, :].numpy()
+                        for i in range(0, num_samples, 1000)])                      # [N, 1, w_dim]
+    w_avg = np.mean(w, axis=0, keepdims=True)
+    w_std = float((np.sum((w - w_avg) ** 2) / num_samples) ** 0.5)
+    return w_avg.astype(np.float32), w_std
+
+
+# --------------------------------------------------------------------------------------------------------
+# Distances. Each maps images [N, H, W, C] in [0, 255] to features once, so that the target's are computed
+# a single time, and features of two batches to distances [N].
+
+# vgg16_zhang_perceptual.pkl holds one dnnlib Network whose code travels inside it (build_module_src): NVIDIA's
+# TF port of Zhang et al.'s LPIPS, build function `lpips_network`. Layout read from a public copy of that
+# source (the pickle itself cannot be fetched here): each conv is `get_variable(name)` inside
+# `variable_scope('conv{i}')`, so the Network's own names are `conv{i}/conv{i}` [3, 3, in, out] and
+# `conv{i}/bias{i}` [out] for the 13 VGG-16 convolutions, then `perceptual_weight_{k}` [1, 1, fmaps_k, 1] for
+# the 5 LPIPS channel weights (no scope). ada-pytorch's vgg16.pt looks like its TorchScript conversion (state
+# names layers.conv1..conv13, lpips0..lpips4).
+VGG16_STAGES = (2, 2, 3, 3, 3)                       # Convolutions per stage; a 2x2 max-pool between stages.
+VGG16_CONV_FMAPS = (64, 64, 128, 128, 256, 256, 256, 512, 512, 512, 512, 512, 512)
+VGG_MEAN = (0.485, 0.456, 0.406)                     # ImageNet statistics of the [0, 1] RGB input.
+VGG_STD = (0.229, 0.224, 0.225)
+
+
+class PerceptualLoadError(ValueError):
+    """A VGG16 perceptual pickle that cannot be used, with a one-line reason naming it."""
+
+
+class VGG16Perceptual(keras.Model):
+    """LPIPS with VGG-16 (Zhang et al. 2018) as NVIDIA's `lpips_network`: images in [0, 255] are scaled to
+    [0, 1] and standardized with the ImageNet mean and std; the last ReLU of each of the 5 stages is
+    normalized to unit length over channels (+1e-10); the squared difference is weighted per channel (1x1
+    conv, no bias), averaged over pixels, and summed over stages. Max-pools use SAME padding as there."""
+
+    def __init__(self, conv_fmaps=VGG16_CONV_FMAPS, name='vgg16_perceptual'):
+        super().__init__(name=name)
+        conv_fmaps = tuple(int(f) for f in conv_fmaps)
+        if len(conv_fmaps) != sum(VGG16_STAGES):
+            raise ValueError(f'conv_fmaps: {len(conv_fmaps)} values, expected {sum(VGG16_STAGES)}')
+        self.conv_fmaps = conv_fmaps
+        self.convs = [keras.layers.Conv2D(fmaps, 3, padding='same', activation='relu', name=f'conv{i + 1}')
+                      for i, fmaps in enumerate(conv_fmaps)]
+        ends = np.cumsum(VGG16_STAGES)                 # Index after the last conv of each stage.
+        self.stage_ends = [int(e) for e in ends]
+        self.zhang_weights = [keras.layers.Conv2D(1, 1, use_bias=False, name=f'perceptual_weight_{k}')
+                              for k in range(len(VGG16_STAGES))]
+        self.pool = keras.layers.MaxPooling2D(2, 2, padding='same')
+        features = self.features(tf.zeros([1, 16, 16, 3]))
+        for weighting, f in zip(self.zhang_weights, features):
+            weighting(f)
+
+    def official_variables(self):
+        """Official variable name -> our variable."""
+        table = {}
+        for i, conv in enumerate(self.convs, start=1):
+            table[f'conv{i}/conv{i}'] = conv.kernel
+            table[f'conv{i}/bias{i}'] = conv.bias
+        table.update({f'perceptual_weight_{k}': w.kernel for k, w in enumerate(self.zhang_weights)})
+        return table
+
+    def features(self, images):
+        """images [N, H, W, 3] in [0, 255] -> the 5 unit-normalized stage outputs [N, H/2^k, W/2^k, fmaps]."""
+        x = tf.cast(images, tf.float32) * (1.0 / 255)
+        x = (x - tf.constant(VGG_MEAN, tf.float32)) * tf.constant(1.0 / np.asarray(VGG_STD), tf.float32)
+        out = []
+        for i, conv in enumerate(self.convs):
+            if i and i in self.stage_ends:
+                x = self.pool(x)
+            x = conv(x)
+            if i + 1 in self.stage_ends:
+                # The official norm is reduce_sum(x**2)**0.5. Its gradient is NaN where a pixel's features are
+                # all zero (0 * inf); clamping the sum far below any real value keeps it finite.
+                norm = tf.sqrt(tf.maximum(tf.reduce_sum(tf.square(x), axis=-1, keepdims=True), 1e-30))
+                out.append(x / (norm + 1e-10))
+        return out
+
+    def distance(self, features_a, features_b):
+        """Features of two batches -> LPIPS distances [N]."""
+        return tf.add_n([tf.reduce_mean(weighting(tf.square(a - b)), axis=[1, 2, 3])
+                         for weighting, a, b in zip(self.zhang_weights, features_a, features_b)])
+
+    def call(self, images_a, images_b):
+        """images_a, images_b [N, H, W, 3] in [0, 255] -> distances [N] (official get_output_for)."""
+        return self.distance(self.features(images_a), self.features(images_b))
+
+    def get_config(self):
+        return {'conv_fmaps': list(self.conv_fmaps), 'name': self.name}
+
+
+def _short(func_name):
+    return str(func_name or '').split('.')[-1]
+
+
+def load_vgg16_perceptual(path):
+    """VGG16Perceptual with the weights of a TF `vgg16_zhang_perceptual.pkl`, read by the restricted
+    unpickler (its embedded source is never run). Channel counts come from the variable shapes, checked
+    for consistency; every variable must be used and every one of ours set. Raises PerceptualLoadError."""
+    try:
+        net = load_official_pickle(path)
+    except (OSError, PickleSecurityError, ValueError) as e:
+        raise PerceptualLoadError(str(e) if str(path) in str(e) else f'{path}: {e}')
+    if not isinstance(net, NetworkState):
+        raise PerceptualLoadError(f'{path}: expected one network (vgg16_zhang_perceptual.pkl), '
+                                  f'got {type(net).__name__}')
+    if _short(net.build_func_name) != 'lpips_network':
+        raise PerceptualLoadError(f'{path}: network built by {net.build_func_name!r}, expected lpips_network '
+                                  f'(vgg16_zhang_perceptual.pkl)')
+    variables = net.variables
+    kernels = [variables.get(f'conv{i}/conv{i}') for i in range(1, sum(VGG16_STAGES) + 1)]
+    missing = [f'conv{i}/conv{i}' for i, k in enumerate(kernels, start=1) if k is None]
+    if missing:
+        raise PerceptualLoadError(f'{path}: variables missing: {missing}')
+    if any(k.ndim != 4 or k.shape[:2] != (3, 3) for k in kernels):
+        raise PerceptualLoadError(f'{path}: convolution kernels must be [3, 3, in, out]')
+    model = VGG16Perceptual([k.shape[3] for k in kernels])
+    ours = model.official_variables()
+    missing, unknown = sorted(set(ours) - set(variables)), sorted(set(variables) - set(ours))
+    if missing or unknown:
+        raise PerceptualLoadError(f'{path}: variables do not match VGG-16 LPIPS (missing {missing[:6]}, '
+                                  f'unexpected {unknown[:6]})')
+    bad = [f'{name} {list(value.shape)} (expected {list(ours[name].shape)})' for name, value in variables.items()
+           if tuple(value.shape) != tuple(ours[name].shape)]
+    if bad:
+        raise PerceptualLoadError(f'{path}: variable shapes do not match VGG-16 LPIPS: {", ".join(bad[:4])}')
+    for name, value in variables.items():
+        ours[name].assign(np.asarray(value, np.float32))
+    return model
+
+
+class PixelDistance:
+    """Fallback distance without the VGG weights: mean squared difference of the images in [0, 1] units
+    (about the size of LPIPS values, so the official noise-regularization weight keeps its balance)."""
+
+    def features(self, images):
+        return [tf.cast(images, tf.float32) * (1.0 / 255)]
+
+    def distance(self, features_a, features_b):
+        return tf.reduce_mean(tf.square(features_a[0] - features_b[0]), axis=[1, 2, 3])
+
+
+def resolve_vgg16_path(flag_value):
+    """The VGG16 pickle path from --vgg16, else $STYLEGAN2_VGG16, else None. A named file must exist."""
+    for path, source in ((flag_value, '--vgg16'), (os.environ.get(VGG16_ENV), f'${VGG16_ENV}')):
+        if path:
+            if not os.path.isfile(path):
+                raise ValueError(f'{source}={path}: no such file')
+            return path
+    return None
+
+
+def make_distance(vgg16_path):
+    """VGG16Perceptual from the pickle, or the pixel fallback (with a one-line notice on stderr) for None."""
+    if vgg16_path is None:
+        print(f'notice: no VGG16 weights (--vgg16 or ${VGG16_ENV}): projecting with pixel MSE instead of LPIPS; '
+              f'for the official distance download vgg16_zhang_perceptual.pkl ({VGG16_URL}) and pass its path',
+              file=sys.stderr)
+        return PixelDistance()
+    return load_vgg16_perceptual(vgg16_path)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Target and outputs.
+
+def read_target(path):
+    """The target image file as a PIL image, fully decoded. Raises ValueError for anything unreadable."""
+    if not os.path.isfile(path):
+        raise ValueError(f'--target={path}: no such file')
+    try:
+        image = PIL.Image.open(path)
+        image.load()
+    except (OSError, SyntaxError, ValueError) as e:  # PIL.UnidentifiedImageError is an OSError.
+        raise ValueError(f'--target={path}: not a readable image ({e.__class__.__name__})')
+    return image
+
+
+def prepare_target(image, resolution, channels):
+    """PIL image -> uint8 [R, R, C]: center square crop, Lanczos resize to the network resolution (official)."""
+    if channels not in (1, 3):
+        raise ValueError(f'the network makes {channels}-channel images; projection needs 1 (L) or 3 (RGB)')
+    image = image.convert('RGB' if channels == 3 else 'L')
+    w, h = image.size
+    s = min(w, h)
+    image = image.crop(((w - s) // 2, (h - s) // 2, (w + s) // 2, (h + s) // 2))
+    image = image.resize((resolution, resolution), PIL.Image.Resampling.LANCZOS)
+    return np.asarray(image, np.uint8).reshape(resolution, resolution, channels)
+
+
+def to_uint8_projector(images):
+    """Synthesis [.., C] in [-1, 1] -> uint8 as the ada-pytorch projector: (x + 1) * 255/2, clamped, truncated
+    (not generate.py's x * 127.5 + 128)."""
+    return np.clip((np.asarray(images, np.float32) + 1) * (255 / 2), 0, 255).astype(np.uint8)
+
+
+def _to_vgg_input(images):
+    """Images [N, R, R, C] in [0, 255] -> [N, r, r, 3], r = min(R, 256): area downsampling (VGG was built for
+    224 px; F.interpolate 'area' in ada-pytorch, a box mean in TF1), grayscale tiled to RGB."""
+    factor = images.shape[1] // 256
+    if factor > 1:
+        images = tf.nn.avg_pool2d(images, factor, factor, 'VALID')
+    if images.shape[-1] == 1:
+        images = tf.tile(images, [1, 1, 1, 3])
+    return images
+
+
+# --------------------------------------------------------------------------------------------------------
+# The projection.
+
+@dataclasses.dataclass
+class Projection:
+    w_steps: np.ndarray      # [num_steps, w_dim]: w after each step (official w_out, before broadcasting).
+    noise: list              # Optimized noise maps, [1, s, s, 1] each.
+    dists: np.ndarray        # [num_steps]: distance at each step (with that step's w noise).
+    losses: np.ndarray       # [num_steps]: distance + weighted noise regularization.
+
+
+def synthesize(Gs, w, noise):
+    """w [N, w_dim] broadcast to all layers, noise maps [1, s, s, 1] -> images [N, R, R, C] in [-1, 1]."""
+    ws = tf.tile(tf.cast(w, tf.float32)[:, None, :], [1, Gs.num_ws, 1])
+    return Gs.synthesis(ws, noise=list(noise) if Gs.synthesis.noise_sizes else None)
+
+
+def project(Gs, target, distance, options=ProjectorOptions(), seed=303, verbose=False):
+    """Optimizes w and the noise maps so that Gs's image matches target (uint8 [R, R, C] at the network
+    resolution) under `distance` (VGG16Perceptual or PixelDistance). Returns a Projection."""
+    if Gs.c_dim:
+        raise ValueError('conditional networks cannot be projected (the official projector maps z without labels)')
+    if tuple(target.shape) != (Gs.img_resolution, Gs.img_resolution, Gs.img_channels):
+        raise ValueError(f'target shape {list(target.shape)}, expected '
+                         f'{[Gs.img_resolution, Gs.img_resolution, Gs.img_channels]}')
+    rng = np.random.RandomState(seed)
+    w_avg, w_std = compute_w_stats(Gs, options.w_avg_samples)
+    if verbose:
+        print(f'W midpoint and stddev from {options.w_avg_samples} samples: std = {w_std:g}')
+
+    w_opt = tf.Variable(w_avg[:, 0, :], name='w_opt')                      # [1, w_dim]
+    noise_vars = [tf.Variable(rng.randn(1, s, s, 1).astype(np.float32), name=f'noise{i}')
+                  for i, s in enumerate(Gs.synthesis.noise_sizes)]
+    variables = [w_opt] + noise_vars
+    optimizer = keras.optimizers.Adam(learning_rate=0.0, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
+    optimizer.build(variables)
+    target_features = distance.features(_to_vgg_input(tf.constant(target[None], tf.float32)))
+
+    @tf.function
+    def step_fn(w_noise, lr):
+        optimizer.learning_rate.assign(lr)
+        with tf.GradientTape() as tape:
+            synth = (synthesize(Gs, w_opt + w_noise, noise_vars) + 1) * (255 / 2)
+            dist = tf.reduce_sum(distance.distance(distance.features(_to_vgg_input(synth)), target_features))
+            loss = dist + noise_regularization(noise_vars) * options.regularize_noise_weight
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        normalize_noise(noise_vars)
+        return dist, loss
+
+    w_steps, dists, losses = [], [], []
+    for step in range(options.num_steps):
+        w_noise = rng.randn(*w_opt.shape).astype(np.float32) * w_noise_scale(step, w_std, options)
+        dist, loss = step_fn(tf.constant(w_noise), tf.constant(learning_rate(step, options), tf.float32))
+        w_steps.append(w_opt.numpy()[0])
+        dists.append(float(dist))
+        losses.append(float(loss))
+        if verbose and ((step + 1) % 10 == 0 or step + 1 == options.num_steps):
+            print(f'step {step + 1:>4d}/{options.num_steps}: dist {dists[-1]:<4.4g} loss {losses[-1]:<5.4g}')
+    return Projection(np.stack(w_steps), [v.numpy() for v in noise_vars], np.array(dists), np.array(losses))
+
+
+def progress_frames(Gs, projection, target, batch=8):
+    """Yields uint8 frames [R, 2R, C]: target | projection after each step (the official video's layout)."""
+    for begin in range(0, len(projection.w_steps), batch):
+        images = to_uint8_projector(synthesize(Gs, projection.w_steps[begin:begin + batch], projection.noise))
+        for image in images:
+            yield np.concatenate([target, image], axis=1)
+
+
+def write_outputs(Gs, projection, target, outdir, save_video=False, save_steps=False):
+    """Writes the files listed in the module doc; returns their paths."""
+    os.makedirs(outdir, exist_ok=True)
+    paths = [os.path.join(outdir, name) for name in ('target.png', 'proj.png', 'projected_w.npz',
+                                                     'projected_noise.npz')]
+    image_utils.save_png(target, paths[0])
+    w = projection.w_steps[-1:]
+    image_utils.save_png(to_uint8_projector(synthesize(Gs, w, projection.noise))[0], paths[1])
+    ws = np.repeat(w[:, None, :], Gs.num_ws, axis=1)                                  # [1, num_ws, w_dim]
+    image_utils.save_atomic(paths[2], lambda tmp: np.savez(tmp, w=ws), suffix='.npz')
+    noise = {f'noise{i}': n.transpose(0, 3, 1, 2) for i, n in enumerate(projection.noise)}  # Buffer layout.
+    image_utils.save_atomic(paths[3], lambda tmp: np.savez(tmp, **noise), suffix='.npz')
+    if save_steps:
+        os.makedirs(os.path.join(outdir, 'steps'), exist_ok=True)
+        for step, frame in enumerate(progress_frames(Gs, projection, target)):
+            paths.append(os.path.join(outdir, 'steps', f'step{step + 1:04d}.png'))
+            image_utils.save_png(frame, paths[-1])
+    if save_video:
+        frames = [image_utils.to_pil_image(frame) for frame in progress_frames(Gs, projection, target)]
+        paths.append(os.path.join(outdir, 'proj.gif'))
+        image_utils.save_atomic(paths[-1], lambda tmp: frames[0].save(
+            tmp, format='GIF', save_all=True, append_images=frames[1:], duration=100, loop=0), suffix='.gif')
+    return paths
+
+
+# --------------------------------------------------------------------------------------------------------
+# Command line.
+
+FLAGS = cli.new_flag_values()
+flags.DEFINE_string('network', None, 'Official StyleGAN2 / StyleGAN2-ADA pickle (.pkl, .pkl.xz) or snapshot directory.',
+                    flag_values=FLAGS)
+flags.DEFINE_string('target', None, 'Target image file to project.', flag_values=FLAGS)
+flags.DEFINE_string('outdir', None, 'Where to write the outputs (created if missing).', flag_values=FLAGS)
+flags.DEFINE_integer('num_steps', 1000, 'Number of optimization steps.', lower_bound=1, flag_values=FLAGS)
+flags.DEFINE_integer('seed', 303, 'Seed of the noise initialization and the w noise.', flag_values=FLAGS)
+flags.DEFINE_bool('save_video', False, 'Write proj.gif: target | projection at every step, 10 fps.',
+                  flag_values=FLAGS)
+flags.DEFINE_bool('save_steps', False, 'Write the same frames as steps/step%04d.png.', flag_values=FLAGS)
+flags.DEFINE_string('vgg16', None, f'vgg16_zhang_perceptual.pkl for the LPIPS distance (default: ${VGG16_ENV}; '
+                    f'without either, pixel MSE).', flag_values=FLAGS)
+
+
+def main():
+    F = FLAGS
+    if not F.network or not F.target or not F.outdir:
+        raise ValueError('--network, --target and --outdir are required (see --help)')
+    target_image = read_target(F.target)
+    distance = make_distance(resolve_vgg16_path(F.vgg16))
+    print(f'Loading networks from "{F.network}"...')
+    Gs = load_network(F.network).Gs
+    target = prepare_target(target_image, Gs.img_resolution, Gs.img_channels)
+    projection = project(Gs, target, distance, ProjectorOptions(num_steps=F.num_steps), seed=F.seed, verbose=True)
+    for path in write_outputs(Gs, projection, target, F.outdir, F.save_video, F.save_steps):
+        print(f'Wrote {path}')
+
+
+def run(argv):
+    """The command line `argv` (argv[0] = program name) -> exit status; bad input -> one 'error:' line, 1."""
+    return cli.run_tool(main, FLAGS, argv, __doc__, errors=(NetworkLoadError, ValueError, OSError))
+
+
+if __name__ == '__main__':
+    sys.exit(run(sys.argv))
