@@ -26,6 +26,7 @@ flags.DEFINE_string('grid_size', None, 'Snapshot grid: 1080p, 4k or WxH.')
 flags.DEFINE_integer('image_snapshot_ticks', None, 'Ticks between fakes grids.')
 flags.DEFINE_integer('network_snapshot_ticks', None, 'Ticks between network snapshots.')
 flags.DEFINE_bool('xla', None, 'Compile the loss/gradient computation with XLA (jit_compile).')
+flags.DEFINE_list('metrics', None, 'Metrics at each network snapshot: swd (or none).')
 flags.DEFINE_integer('swd_images', None, 'Images for the SWD printed at the end (0 = skip).')
 # Loop.
 flags.DEFINE_float('G_smoothing', None, 'Beta of the Gs moving average.')

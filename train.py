@@ -79,6 +79,8 @@ def build_options():
             top['D_loss'] = {**top.get('D_loss', {}), 'gamma': F.gamma}
     else:
         sched = ScheduleOptions(**{**preset.get('sched', {}), **train_flags.schedule_overrides()})
+    if F.metrics is not None:
+        top['metrics'] = [m for m in F.metrics if m and m != 'none']
     cond = F.cond or ('full' if F.model == 'stylegan2' else '0')
     if cond not in ('0', 'full') and not cond.isdigit():
         raise ValueError(f'--cond={cond}: expected 0, full or a number of label components')

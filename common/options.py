@@ -44,6 +44,7 @@ class TrainingOptions:
     grid_size: str = '1080p'                # Snapshot grid: '1080p', '4k' (official) or 'WxH'.
     xla: bool = False                       # Compile the loss and gradient computation with XLA (jit_compile).
     swd_images: int = 0                     # Images for the final SWD report (0 = skip).
+    metrics: list = dataclasses.field(default_factory=list)  # Computed at each network snapshot ('swd').
     resume: Optional[str] = None            # Run directory or snapshot to continue from.
 
     def validate(self):
@@ -69,6 +70,10 @@ class TrainingOptions:
             for r, mb in {**self.sched.minibatch_dict, 0: self.sched.minibatch_base}.items():
                 if mb < self.num_gpus:
                     raise OptionsError(f'minibatch {mb}{f" at {r}px" if r else ""} is smaller than --num_gpus={self.num_gpus}')
+        unknown = [m for m in self.metrics if m not in ('swd',)]
+        if unknown:
+            raise OptionsError(f'--metrics={",".join(self.metrics)}: unknown {unknown}; available here: swd '
+                               f'(FID, KID, PR, PPL, IS arrive with the metrics work)')
         if self.G_reg_interval < 1 or self.D_reg_interval < 1:
             raise OptionsError('--G_reg_interval and --D_reg_interval must be at least 1')
         if self.D_repeats < 1 or self.minibatch_repeats < 1:

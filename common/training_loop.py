@@ -7,6 +7,7 @@ feed, ticks, grids, TensorBoard, snapshots and exact resume. Steps run inside `t
 """
 import dataclasses
 import importlib
+import json
 import os
 import resource
 import time
@@ -312,9 +313,11 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks):
                 tf.summary.image('fakes', image_utils.to_uint8_progan(fakes[:16]), max_outputs=16)
         stopping = done or (stop_after_ticks is not None and state.cur_tick >= stop_after_ticks)
         if state.cur_tick % opts.network_snapshot_ticks == 0 or stopping:
-            save_snapshot(os.path.join(run_dir, f'network-snapshot-{state.cur_nimg // 1000:06d}'), parts.model,
-                          parts.network_kwargs, {**parts.nets, **parts.optimizers, **parts.extra_state},
-                          state={'train_state': dataclasses.asdict(state), 'options': opts.to_json()})
+            snapshot = save_snapshot(os.path.join(run_dir, f'network-snapshot-{state.cur_nimg // 1000:06d}'),
+                                     parts.model, parts.network_kwargs,
+                                     {**parts.nets, **parts.optimizers, **parts.extra_state},
+                                     state={'train_state': dataclasses.asdict(state), 'options': opts.to_json()})
+            _snapshot_metrics(opts, parts, run_dir, snapshot, state, writer)
         writer.flush()
         tick_start_time = time.time()
         if stopping:
@@ -323,6 +326,21 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks):
     writer.close()
     print(f'Samples: {last_fakes}')
     return state
+
+
+def _snapshot_metrics(opts, parts, run_dir, snapshot, state, writer):
+    """--metrics at every network snapshot, appended to metric-<name>.jsonl and TensorBoard."""
+    if 'swd' in opts.metrics:
+        from common.evaluation import swd_of_generator
+        result = swd_of_generator(parts.generate, parts.latent_size, parts.nets['G'].label_size if opts.model == 'pggan'
+                                  else parts.nets['G'].c_dim, opts.data, opts.swd_images or 8192, seed=opts.random_seed)
+        line = {'snapshot': os.path.basename(snapshot), 'kimg': state.cur_nimg / 1000, 'results': result}
+        with open(os.path.join(run_dir, 'metric-swd.jsonl'), 'a') as f:
+            f.write(json.dumps(line) + '\n')
+        with writer.as_default(step=state.cur_nimg):
+            for k, v in result.items():
+                tf.summary.scalar(f'Metrics/{k}', v)
+        tqdm.write(' '.join(f'{k} {v:.4f}' for k, v in result.items()))
 
 
 def _mean_stats(tick_stats):

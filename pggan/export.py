@@ -12,14 +12,13 @@ The directory is written under a temporary name beside DIR and renamed when comp
 refused unless --overwrite.
 """
 import os
-import shutil
 import sys
-import tempfile
 
 import tensorflow as tf
 from absl import flags
 
 from common import cli
+from common.files import replace_dir_atomically
 from pggan.generate import check_lod
 from pggan.loading import NetworkLoadError, load_network
 
@@ -47,34 +46,12 @@ class ServingGenerator(tf.Module):
 
 def export_generator(Gs, outdir, lod=None, overwrite=False):
     """Writes Gs as a SavedModel at outdir (atomically); `lod` (None = keep) is assigned to Gs.lod first."""
-    outdir = os.path.abspath(outdir)
-    if os.path.lexists(outdir) and not overwrite:
-        raise ValueError(f'{outdir} already exists (pass --overwrite to replace it)')
-    if os.path.lexists(outdir) and not os.path.isdir(outdir):
-        raise ValueError(f'{outdir} exists and is not a directory; refusing to replace it')
     check_lod(Gs, lod)
     if lod is not None:
         Gs.lod.assign(lod)
     module = ServingGenerator(Gs)
-    parent = os.path.dirname(outdir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=f'.tmp-{os.path.basename(outdir)}-')
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would otherwise become the SavedModel's mode.
-    try:
-        tf.saved_model.save(module, tmp, signatures={'serving_default': module.serve})
-        if os.path.lexists(outdir):  # --overwrite: move the old one aside, put the new one in, then delete.
-            old = tempfile.mkdtemp(dir=parent, prefix=f'.old-{os.path.basename(outdir)}-')
-            os.replace(outdir, os.path.join(old, 'saved_model'))
-            os.replace(tmp, outdir)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, outdir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return outdir
+    return replace_dir_atomically(
+        lambda tmp: tf.saved_model.save(module, tmp, signatures={'serving_default': module.serve}), outdir, overwrite)
 
 
 def main():

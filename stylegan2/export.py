@@ -27,9 +27,7 @@ refused unless --overwrite.
 import contextlib
 import os
 import pickle
-import shutil
 import sys
-import tempfile
 import types
 
 import numpy as np
@@ -38,6 +36,7 @@ from absl import flags
 
 from common import cli
 from common import images as image_utils
+from common.files import replace_dir_atomically
 from stylegan2.loading import NetworkLoadError, load_network, network_variables
 
 FLAGS = cli.new_flag_values()
@@ -89,38 +88,10 @@ class ServingGs(tf.Module):
         return {'mapping': self.mapping, 'synthesis': self.synthesis, 'generator': self.generator}
 
 
-def _replace_dir_atomically(write, outdir, overwrite):
-    """Calls write(tmp) for a new directory beside outdir, then puts it in place of outdir."""
-    outdir = os.path.abspath(outdir)
-    if os.path.lexists(outdir) and not overwrite:
-        raise ValueError(f'{outdir} already exists (pass --overwrite to replace it)')
-    if os.path.lexists(outdir) and not os.path.isdir(outdir):
-        raise ValueError(f'{outdir} exists and is not a directory; refusing to replace it')
-    parent = os.path.dirname(outdir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=f'.tmp-{os.path.basename(outdir)}-')
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp's 0700 would otherwise become the SavedModel's mode.
-    try:
-        write(tmp)
-        if os.path.lexists(outdir):  # --overwrite: move the old one aside, put the new one in, then delete.
-            old = tempfile.mkdtemp(dir=parent, prefix=f'.old-{os.path.basename(outdir)}-')
-            os.replace(outdir, os.path.join(old, 'saved_model'))
-            os.replace(tmp, outdir)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, outdir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return outdir
-
-
 def export_savedmodel(Gs, outdir, overwrite=False):
     """Writes Gs as a SavedModel at outdir (atomically); returns its absolute path."""
     module = ServingGs(Gs)
-    return _replace_dir_atomically(lambda tmp: tf.saved_model.save(module, tmp, signatures=module.signatures()),
+    return replace_dir_atomically(lambda tmp: tf.saved_model.save(module, tmp, signatures=module.signatures()),
                                    outdir, overwrite)
 
 
