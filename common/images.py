@@ -5,6 +5,7 @@ Images are NHWC (`[N, H, W, C]`) throughout; the official code's NCHW appears no
 """
 import os
 import re
+import sys
 import tempfile
 
 import numpy as np
@@ -116,3 +117,23 @@ def parse_range(spec, what='range', minimum=None, maximum=None):
 def parse_seeds(spec):
     """'0-3,7' -> [0, 1, 2, 3, 7]; seeds are what np.random.RandomState accepts, 0 .. 2**32 - 1."""
     return parse_range(spec, what='seeds', minimum=0, maximum=2 ** 32 - 1)
+
+
+def make_labels(num_classes, num, class_idx=None):
+    """Labels [num, num_classes]: one-hot `class_idx` for a conditional network, empty for an unconditional one."""
+    labels = np.zeros([num, num_classes], np.float32)
+    if num_classes == 0:
+        if class_idx is not None:
+            print('warning: --class_idx ignored: unconditional network', file=sys.stderr)
+        return labels
+    if class_idx is None:
+        raise ValueError(f'conditional network: pass --class_idx (0 to {num_classes - 1})')
+    if not 0 <= class_idx < num_classes:
+        raise ValueError(f'--class_idx={class_idx}: the network has {num_classes} classes (0 to {num_classes - 1})')
+    labels[:, class_idx] = 1
+    return labels
+
+
+def seed_latents(seed, latent_size):
+    """z [1, latent_size] of one seed: float64 randn, then float32 (official generate tools)."""
+    return np.random.RandomState(seed).randn(1, latent_size).astype(np.float32)

@@ -6,10 +6,24 @@ An official pickle is a tuple of `Network` objects (ProGAN `tfutil.Network`, Sty
 executes) and, for StyleGAN2, `components`. The restricted unpickler below resolves only the handful of
 globals these files need; anything else is refused before it can be imported or called.
 """
+import dataclasses
 import io
 import pickle
 
 import numpy as np
+
+
+class NetworkLoadError(Exception):
+    """A network file that cannot be used, with a one-line reason naming it."""
+
+
+@dataclasses.dataclass
+class Networks:
+    """What `load_network` returns: the trained G, D and the moving-average Gs (Keras models)."""
+    G: object
+    D: object
+    Gs: object
+    source: str = ''
 
 
 class PickleSecurityError(Exception):

@@ -143,14 +143,15 @@ class _CompiledPhases:
             # Layers not in use (ProGAN levels above the current lod) get zero gradients, as under the
             # official tf.cond: Adam leaves them in place while their second moment decays.
             return [tf.zeros_like(v) if g is None else g for g, v in zip(grads, phase.variables)], stats
-        compute = grads_fn
-        if phase.xla:  # XLA fuses the element-wise work of the forward and double-backward passes.
-            @tf.function(jit_compile=True)
-            def jitted(step, offset, global_batch, resolution, per_round, *data):
-                return grads_fn(RoundContext(seed, step, global_batch, resolution, per_round, offset), *data)
+        @tf.function(jit_compile=True)
+        def jitted(step, offset, global_batch, resolution, per_round, *data):
+            return grads_fn(RoundContext(seed, step, global_batch, resolution, per_round, offset), *data)
 
-            def compute(ctx, *data):
-                return jitted(ctx.step, ctx.offset, ctx.global_batch, ctx.resolution, ctx.per_round, *data)
+        def compute(ctx, *data):
+            if not phase.xla:
+                return grads_fn(ctx, *data)
+            # XLA fuses the element-wise work of the forward and double-backward passes.
+            return jitted(ctx.step, ctx.offset, ctx.global_batch, ctx.resolution, ctx.per_round, *data)
 
         def replica_fn(step, global_batch, resolution, rounds, *data):
             per_replica = global_batch // strategy.num_replicas_in_sync

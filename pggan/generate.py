@@ -53,23 +53,11 @@ def check_lod(Gs, lod):
 
 
 def make_labels(Gs, num, class_idx=None):
-    """Labels [num, label_size]: one-hot `class_idx` for a conditional network, empty for an unconditional one."""
-    labels = np.zeros([num, Gs.label_size], np.float32)
-    if Gs.label_size == 0:
-        if class_idx is not None:
-            print('warning: --class_idx ignored: unconditional network', file=sys.stderr)
-        return labels
-    if class_idx is None:
-        raise ValueError(f'conditional network: pass --class_idx (0 to {Gs.label_size - 1})')
-    if not 0 <= class_idx < Gs.label_size:
-        raise ValueError(f'--class_idx={class_idx}: the network has {Gs.label_size} classes (0 to {Gs.label_size - 1})')
-    labels[:, class_idx] = 1
-    return labels
+    return image_utils.make_labels(Gs.label_size, num, class_idx)
 
 
 def seed_latents(seed, latent_size):
-    """z [1, latent_size] of one seed: float64 randn, then float32 (ada-pytorch generate.py)."""
-    return np.random.RandomState(seed).randn(1, latent_size).astype(np.float32)
+    return image_utils.seed_latents(seed, latent_size)
 
 
 def generate_images(Gs, seeds, outdir, lod=None, class_idx=None, grid=False, grid_size=None):

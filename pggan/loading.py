@@ -3,27 +3,15 @@
 Official variables map one to one onto our layers by name (`8x8/Conv0_up/weight` -> layer `8x8.Conv0_up`,
 variable `weight`); every official variable must be used and every one of ours set, with equal shapes.
 """
-import dataclasses
 import os
 
 import numpy as np
-import keras
 
-from common.pickle_io import NetworkState, PickleSecurityError, load_official_pickle
+from common.pickle_io import NetworkLoadError, Networks, NetworkState, PickleSecurityError, load_official_pickle
 from common.snapshot import is_snapshot, read_snapshot_meta, restore_snapshot
 from pggan.networks import D_paper, G_paper
 
 
-class NetworkLoadError(Exception):
-    """A network file that cannot be used, with a one-line reason naming it."""
-
-
-@dataclasses.dataclass
-class Networks:
-    G: keras.Model
-    D: keras.Model
-    Gs: keras.Model
-    source: str = ''
 
 
 def network_variables(net):

@@ -12,7 +12,6 @@ ignores it with a warning.
 import os
 import sys
 
-import numpy as np
 from absl import flags
 
 from common import cli
@@ -32,23 +31,11 @@ flags.DEFINE_integer('class_idx', None, 'Class of a conditional network.', flag_
 
 
 def make_labels(Gs, num, class_idx=None):
-    """Labels [num, c_dim]: one-hot `class_idx` for a conditional network, empty for an unconditional one."""
-    labels = np.zeros([num, Gs.c_dim], np.float32)
-    if Gs.c_dim == 0:
-        if class_idx is not None:
-            print('warning: --class_idx ignored: unconditional network', file=sys.stderr)
-        return labels
-    if class_idx is None:
-        raise ValueError(f'conditional network: pass --class_idx (0 to {Gs.c_dim - 1})')
-    if not 0 <= class_idx < Gs.c_dim:
-        raise ValueError(f'--class_idx={class_idx}: the network has {Gs.c_dim} classes (0 to {Gs.c_dim - 1})')
-    labels[:, class_idx] = 1
-    return labels
+    return image_utils.make_labels(Gs.c_dim, num, class_idx)
 
 
-def seed_latents(seed, z_dim):
-    """z [1, z_dim] of one seed: float64 randn, then float32 (ada-pytorch generate.py; its mapping casts)."""
-    return np.random.RandomState(seed).randn(1, z_dim).astype(np.float32)
+def seed_latents(seed, latent_size):
+    return image_utils.seed_latents(seed, latent_size)
 
 
 def generate_images(Gs, seeds, outdir, truncation_psi=1.0, noise_mode='const', class_idx=None):

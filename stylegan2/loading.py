@@ -6,30 +6,18 @@ Official variables map one to one onto ours by name (`synthesis/8x8/Conv0_up/mod
 of ours set, with equal shapes. No code stored in a pickle is ever run: networks are rebuilt from their
 `static_kwargs`, whose missing entries take the defaults of the code base that wrote the pickle.
 """
-import dataclasses
 import io
 import lzma
 import os
 import pickle
 
 import numpy as np
-import keras
 
-from common.pickle_io import NetworkState, PickleSecurityError, SafeUnpickler
+from common.pickle_io import NetworkLoadError, Networks, NetworkState, PickleSecurityError, SafeUnpickler
 from common.snapshot import is_snapshot, read_snapshot_meta, restore_snapshot
 from stylegan2.networks import Discriminator, Generator
 
 
-class NetworkLoadError(Exception):
-    """A network file that cannot be used, with a one-line reason naming it."""
-
-
-@dataclasses.dataclass
-class Networks:
-    G: keras.Model
-    D: keras.Model
-    Gs: keras.Model
-    source: str = ''
 
 
 # The code base that built a network, told by its build functions: G_main exists in both, so G is told by
