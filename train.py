@@ -81,7 +81,7 @@ def build_options():
         sched = ScheduleOptions(**{**preset.get('sched', {}), **train_flags.schedule_overrides()})
     if F.metrics is not None:
         top['metrics'] = [m for m in F.metrics if m and m != 'none']
-    cond = F.cond or ('full' if F.model == 'stylegan2' else '0')
+    cond = F.cond or '0'  # Official default for both (dataset max_label_size=0): unconditional.
     if cond not in ('0', 'full') and not cond.isdigit():
         raise ValueError(f'--cond={cond}: expected 0, full or a number of label components')
     data = F.data or EMBEDDED_DATA
