@@ -26,6 +26,19 @@ class Networks:
     source: str = ''
 
 
+def is_snapshot_dir(path):
+    """True for one of our snapshot directories; NetworkLoadError for a missing path or another directory."""
+    import os
+    from common.snapshot import is_snapshot
+    if not os.path.exists(path):
+        raise NetworkLoadError(f'{path}: no such network file or snapshot')
+    if os.path.isdir(path):
+        if not is_snapshot(path):
+            raise NetworkLoadError(f'{path}: a directory but not a network snapshot (no networks.json)')
+        return True
+    return False
+
+
 class PickleSecurityError(Exception):
     """The pickle asked for a global that official network pickles never contain."""
 

@@ -3,12 +3,11 @@
 Official variables map one to one onto our layers by name (`8x8/Conv0_up/weight` -> layer `8x8.Conv0_up`,
 variable `weight`); every official variable must be used and every one of ours set, with equal shapes.
 """
-import os
 
 import numpy as np
 
-from common.pickle_io import NetworkLoadError, Networks, NetworkState, PickleSecurityError, load_official_pickle
-from common.snapshot import is_snapshot, read_snapshot_meta, restore_snapshot
+from common.pickle_io import NetworkLoadError, Networks, is_snapshot_dir, NetworkState, PickleSecurityError, load_official_pickle
+from common.snapshot import read_snapshot_meta, restore_snapshot
 from pggan.networks import D_paper, G_paper
 
 
@@ -61,11 +60,7 @@ def _from_state(state: NetworkState, expected, where, name):
 
 def load_network(path):
     """Loads ProGAN networks from an official `.pkl` or one of our snapshot directories."""
-    if not os.path.exists(path):
-        raise NetworkLoadError(f'{path}: no such network file or snapshot')
-    if os.path.isdir(path):
-        if not is_snapshot(path):
-            raise NetworkLoadError(f'{path}: a directory but not a network snapshot (no networks.json)')
+    if is_snapshot_dir(path):
         return _load_snapshot(path)
     try:
         obj = load_official_pickle(path)

@@ -13,8 +13,8 @@ import pickle
 
 import numpy as np
 
-from common.pickle_io import NetworkLoadError, Networks, NetworkState, PickleSecurityError, SafeUnpickler
-from common.snapshot import is_snapshot, read_snapshot_meta, restore_snapshot
+from common.pickle_io import NetworkLoadError, Networks, is_snapshot_dir, NetworkState, PickleSecurityError, SafeUnpickler
+from common.snapshot import read_snapshot_meta, restore_snapshot
 from stylegan2.networks import Discriminator, Generator
 
 
@@ -153,11 +153,7 @@ def load_network(path):
     """Loads StyleGAN2 networks from an official `.pkl` (TF1 StyleGAN2 or StyleGAN2-ADA TF, optionally
     xz-compressed) or from one of our snapshot directories. Raises NetworkLoadError."""
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise NetworkLoadError(f'{path}: no such network file or snapshot')
-    if os.path.isdir(path):
-        if not is_snapshot(path):
-            raise NetworkLoadError(f'{path}: a directory but not a network snapshot (no networks.json)')
+    if is_snapshot_dir(path):
         return _load_snapshot(path)
     obj = read_official_pickle(path)
     if not (isinstance(obj, tuple) and len(obj) == 3 and all(isinstance(n, NetworkState) for n in obj)):
