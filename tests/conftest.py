@@ -27,3 +27,25 @@ def tool_flags():
         flags.FLAGS(['dataset_tool'])  # Not sys.argv: those are pytest's arguments.
     with flagsaver.flagsaver():
         yield flags.FLAGS
+
+
+@pytest.fixture
+def official_network_class(monkeypatch):
+    """A stand-in for dnnlib.tflib.network.Network, importable under that name for the test, so that
+    test pickles are written in the official layout (each network pickles as its state dict)."""
+    import sys
+    import types
+    module = types.ModuleType('dnnlib.tflib.network')
+
+    class Network:
+        def __init__(self, state):
+            self.state = state
+
+        def __getstate__(self):
+            return self.state
+    Network.__module__, Network.__qualname__ = module.__name__, 'Network'
+    module.Network = Network
+    for name in ('dnnlib', 'dnnlib.tflib'):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    return Network

@@ -6,8 +6,6 @@ import io as io_module
 import lzma
 import os
 import pickle
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -398,22 +396,8 @@ def test_unreadable_or_foreign_files_are_refused_with_a_clear_message(tmp_path):
         load_network(str(tmp_path / 'dir'))
 
 
-def _official_pickle(states, monkeypatch):
+def _official_pickle(states, Network):
     """Pickle bytes in the official layout: each state dict wrapped in a dnnlib.tflib.network.Network."""
-    module = types.ModuleType('dnnlib.tflib.network')
-
-    class Network:
-        def __init__(self, state):
-            self.state = state
-
-        def __getstate__(self):
-            return self.state
-    Network.__module__, Network.__qualname__ = module.__name__, 'Network'
-    module.Network = Network
-    for name in ('dnnlib', 'dnnlib.tflib'):
-        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
-    monkeypatch.setitem(sys.modules, module.__name__, module)
-
     def wrap(state):
         state = dict(state)
         state['components'] = {k: wrap(v) for k, v in state.get('components', {}).items()}
@@ -432,17 +416,17 @@ def _fixture_states(name):
     return [plain(n) for n in nets]
 
 
-def test_missing_unknown_or_misshapen_variables_are_listed(tmp_path, monkeypatch):
+def test_missing_unknown_or_misshapen_variables_are_listed(tmp_path, official_network_class):
     G, D, Gs = _fixture_states('sg2_uncond')
     D_bad = dict(D, variables=[(k, v) for k, v in D['variables'] if k != '4x4/Dense0/bias']
                  + [('Extra/weight', np.zeros(3))])
     path = tmp_path / 'bad_names.pkl'
-    path.write_bytes(_official_pickle([G, D_bad, Gs], monkeypatch))
+    path.write_bytes(_official_pickle([G, D_bad, Gs], official_network_class))
     with pytest.raises(NetworkLoadError, match=r"\[D\]: variables do not match .*missing \['4x4/Dense0/bias'\], "
                                                r"unexpected \['Extra/weight'\]"):
         load_network(str(path))
     D_shape = dict(D, variables=[(k, v[:, :32] if k == '4x4/Dense0/weight' else v) for k, v in D['variables']])
     path = tmp_path / 'bad_shape.pkl'
-    path.write_bytes(_official_pickle([G, D_shape, Gs], monkeypatch))
+    path.write_bytes(_official_pickle([G, D_shape, Gs], official_network_class))
     with pytest.raises(NetworkLoadError, match=r'4x4/Dense0/weight \[1024, 32\] \(expected \[1024, 64\]\)'):
         load_network(str(path))  # G loaded from the same re-pickled states: the failures are the edits alone.

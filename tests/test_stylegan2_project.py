@@ -4,8 +4,6 @@ import contextlib
 import io
 import os
 import pickle
-import sys
-import types
 
 import numpy as np
 import PIL.Image
@@ -115,22 +113,9 @@ def test_projecting_a_synthesized_image_reduces_the_distance_substantially(Gs, s
 # ---------------------------------------------------------------------------------------------------------
 # The VGG16 perceptual pickle.
 
-def _official_pickle(state, monkeypatch):
+def _official_pickle(state, Network):
     """Pickle bytes in the layout of vgg16_zhang_perceptual.pkl: the state dict of one
     dnnlib.tflib.network.Network."""
-    module = types.ModuleType('dnnlib.tflib.network')
-
-    class Network:
-        def __init__(self, state):
-            self.state = state
-
-        def __getstate__(self):
-            return self.state
-    Network.__module__, Network.__qualname__ = module.__name__, 'Network'
-    module.Network = Network
-    for name in ('dnnlib', 'dnnlib.tflib'):
-        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
-    monkeypatch.setitem(sys.modules, module.__name__, module)
     return pickle.dumps(Network(state), protocol=4)  # misc.save_pkl: HIGHEST_PROTOCOL of Python 3.6.
 
 
@@ -149,11 +134,11 @@ def _tiny_vgg16_variables(seed=0):
     return variables
 
 
-def _write_vgg16_pickle(path, variables, monkeypatch, build_func_name='lpips_network'):
+def _write_vgg16_pickle(path, variables, network_class, build_func_name='lpips_network'):
     state = dict(version=3, name='vgg16_perceptual_distance', static_kwargs={}, components={},
                  build_module_src='# official source omitted', build_func_name=build_func_name,
                  variables=variables)
-    path.write_bytes(_official_pickle(state, monkeypatch))
+    path.write_bytes(_official_pickle(state, network_class))
     return str(path)
 
 
@@ -180,9 +165,9 @@ def _numpy_lpips(variables, images_a, images_b):
                for k, f in enumerate(features))
 
 
-def test_vgg16_perceptual_pickle_round_trip_matches_numpy_lpips(tmp_path, monkeypatch):
+def test_vgg16_perceptual_pickle_round_trip_matches_numpy_lpips(tmp_path, official_network_class):
     variables = _tiny_vgg16_variables()
-    model = P.load_vgg16_perceptual(_write_vgg16_pickle(tmp_path / 'vgg.pkl', variables, monkeypatch))
+    model = P.load_vgg16_perceptual(_write_vgg16_pickle(tmp_path / 'vgg.pkl', variables, official_network_class))
     assert model.conv_fmaps == TINY_FMAPS
     ours = model.official_variables()
     assert list(ours) == [name for name, _ in variables]
@@ -196,12 +181,12 @@ def test_vgg16_perceptual_pickle_round_trip_matches_numpy_lpips(tmp_path, monkey
     np.testing.assert_allclose(model(tf.constant(images_a), tf.constant(images_a)).numpy(), 0, atol=1e-7)
 
 
-def test_vgg16_pickle_with_wrong_variables_is_refused(tmp_path, monkeypatch):
+def test_vgg16_pickle_with_wrong_variables_is_refused(tmp_path, official_network_class):
     variables = _tiny_vgg16_variables()
     without_weight = [(n, v) for n, v in variables if n != 'perceptual_weight_3']
     with pytest.raises(P.PerceptualLoadError, match=r"missing \['perceptual_weight_3'\]"):
-        P.load_vgg16_perceptual(_write_vgg16_pickle(tmp_path / 'a.pkl', without_weight, monkeypatch))
-    other = _write_vgg16_pickle(tmp_path / 'b.pkl', variables, monkeypatch, build_func_name='G_main')
+        P.load_vgg16_perceptual(_write_vgg16_pickle(tmp_path / 'a.pkl', without_weight, official_network_class))
+    other = _write_vgg16_pickle(tmp_path / 'b.pkl', variables, official_network_class, build_func_name='G_main')
     with pytest.raises(P.PerceptualLoadError, match='expected lpips_network'):
         P.load_vgg16_perceptual(other)
 
@@ -251,8 +236,8 @@ def test_cli_writes_target_projection_w_and_progress(cli_without_vgg16, Gs):
         (1, 1, s, s) for s in Gs.synthesis.noise_sizes]
 
 
-def test_projection_with_a_vgg16_pickle_runs_lpips(tmp_path, monkeypatch, Gs, synthesized_target):
-    vgg = P.load_vgg16_perceptual(_write_vgg16_pickle(tmp_path / 'vgg.pkl', _tiny_vgg16_variables(), monkeypatch))
+def test_projection_with_a_vgg16_pickle_runs_lpips(tmp_path, official_network_class, Gs, synthesized_target):
+    vgg = P.load_vgg16_perceptual(_write_vgg16_pickle(tmp_path / 'vgg.pkl', _tiny_vgg16_variables(), official_network_class))
     projection = P.project(Gs, synthesized_target, vgg, P.ProjectorOptions(num_steps=3, w_avg_samples=1000))
     assert np.all(np.isfinite(projection.losses)) and np.all(projection.dists > 0)
     assert np.all(np.isfinite(projection.w_steps)) and not np.array_equal(projection.w_steps[0], projection.w_steps[-1])
