@@ -1,5 +1,9 @@
 """Metrics computed on a trained generator at the end of training (more metrics arrive with the metrics issue)."""
+import json
+import os
+
 import numpy as np
+import tensorflow as tf
 from tqdm import tqdm
 
 from common.images import to_uint8_progan
@@ -41,3 +45,17 @@ def report_swd(run_dir, opts):
     with open(os.path.join(run_dir, 'metric-swd.txt'), 'a') as f:
         f.write(f'{os.path.basename(snapshot)} {line}\n')
     return result
+
+
+def snapshot_metrics(opts, parts, run_dir, snapshot, cur_nimg, writer):
+    """--metrics at every network snapshot, appended to metric-<name>.jsonl and TensorBoard."""
+    if 'swd' in opts.metrics:
+        result = swd_of_generator(parts.generate, parts.latent_size, parts.nets['G'].label_size if opts.model == 'pggan'
+                                  else parts.nets['G'].c_dim, opts.data, opts.swd_images or 8192, seed=opts.random_seed)
+        line = {'snapshot': os.path.basename(snapshot), 'kimg': cur_nimg / 1000, 'results': result}
+        with open(os.path.join(run_dir, 'metric-swd.jsonl'), 'a') as f:
+            f.write(json.dumps(line) + '\n')
+        with writer.as_default(step=cur_nimg):
+            for k, v in result.items():
+                tf.summary.scalar(f'Metrics/{k}', v)
+        tqdm.write(' '.join(f'{k} {v:.4f}' for k, v in result.items()))

@@ -18,6 +18,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from common import images as image_utils
+from common.evaluation import snapshot_metrics
 from common.options import OptionsError, TrainingOptions
 from common.run_dir import Tee, create_run_dir, locate_snapshot, write_json_atomic
 from common.schedule import lod_changed_phase
@@ -318,7 +319,7 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks):
                                      parts.model, parts.network_kwargs,
                                      {**parts.nets, **parts.optimizers, **parts.extra_state},
                                      state={'train_state': dataclasses.asdict(state), 'options': opts.to_json()})
-            _snapshot_metrics(opts, parts, run_dir, snapshot, state, writer)
+            snapshot_metrics(opts, parts, run_dir, snapshot, state.cur_nimg, writer)
         writer.flush()
         tick_start_time = time.time()
         if stopping:
@@ -327,21 +328,6 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks):
     writer.close()
     print(f'Samples: {last_fakes}')
     return state
-
-
-def _snapshot_metrics(opts, parts, run_dir, snapshot, state, writer):
-    """--metrics at every network snapshot, appended to metric-<name>.jsonl and TensorBoard."""
-    if 'swd' in opts.metrics:
-        from common.evaluation import swd_of_generator
-        result = swd_of_generator(parts.generate, parts.latent_size, parts.nets['G'].label_size if opts.model == 'pggan'
-                                  else parts.nets['G'].c_dim, opts.data, opts.swd_images or 8192, seed=opts.random_seed)
-        line = {'snapshot': os.path.basename(snapshot), 'kimg': state.cur_nimg / 1000, 'results': result}
-        with open(os.path.join(run_dir, 'metric-swd.jsonl'), 'a') as f:
-            f.write(json.dumps(line) + '\n')
-        with writer.as_default(step=state.cur_nimg):
-            for k, v in result.items():
-                tf.summary.scalar(f'Metrics/{k}', v)
-        tqdm.write(' '.join(f'{k} {v:.4f}' for k, v in result.items()))
 
 
 def _mean_stats(tick_stats):
