@@ -15,7 +15,17 @@ flags.DEFINE_string('data', None, 'TFRecord dataset directory (data.dataset_tool
                     'Fashion-MNIST test split, written once to datasets/fashion-mnist-32.')
 flags.DEFINE_string('result_dir', 'results', 'Where numbered run directories are created.')
 flags.DEFINE_string('desc', None, 'Run directory suffix (default: model-dataset-config).')
-flags.DEFINE_string('resume', None, 'Run directory (newest snapshot) or snapshot directory to continue from.')
+flags.DEFINE_string('resume', None, 'Continue from a snapshot directory, a run directory (its newest valid '
+                    'snapshot; a new run directory is made), or "latest": the newest run with this --desc, in place.')
+flags.DEFINE_string('run_dir', None, 'Use exactly this run directory instead of a new numbered one in --result_dir.')
+flags.DEFINE_bool('auto_resume', False, 'If the run directory (--run_dir, or the newest run with this --desc) holds '
+                  'a snapshot, continue from its newest valid one; otherwise start fresh. For job schedulers.')
+flags.DEFINE_integer('keep_snapshots', None, 'Keep the newest N network snapshots plus the best by the first lower-is-'
+                     'better metric and any holding a file named "keep" (default 0: keep all).')
+flags.DEFINE_enum('nan_policy', None, ['rollback', 'stop'], 'On a non-finite loss or weight (checked once per tick): '
+                  'roll back to the newest valid snapshot with lower learning rates, or stop.')
+flags.DEFINE_float('nan_lr_factor', None, 'Learning-rate factor applied at each rollback (default 0.5).')
+flags.DEFINE_integer('nan_max_rollbacks', None, 'Rollbacks allowed before the run stops (default 3).')
 flags.DEFINE_integer('seed', None, 'Random seed (official: 1000).')
 flags.DEFINE_integer('num_gpus', None, 'Replicas (GPUs; logical CPU devices on a CPU-only host).')
 flags.DEFINE_float('total_kimg', None, 'Training length in thousands of real images.')

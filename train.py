@@ -3,6 +3,7 @@
     python train.py                                   # embedded Fashion-MNIST, 32x32, ~12 min on 2 CPU cores
     python train.py --data=datasets/celebahq --config=preset-v2-8gpus --num_gpus=8 --mirror_augment
     python train.py --resume=results/00003-pggan-celebahq      # continue exactly where it stopped
+    python train.py --run_dir=results/ffhq --auto_resume     # the same command after every preemption
     python train.py --model=stylegan2 --config=config-e --data=datasets/ffhq --mirror_augment --gamma=10
 
 Flags are in flags.py; the full options are written to <run_dir>/training_options.json.
@@ -29,7 +30,10 @@ def _top_level_overrides(top):
                         ('D_repeats', 'D_repeats'), ('minibatch_repeats', 'minibatch_repeats'),
                         ('reset_opt_for_new_lod', 'reset_opt_for_new_lod'), ('resume', 'resume'), ('xla', 'xla'),
                         ('G_smoothing_kimg', 'G_smoothing_kimg'), ('lazy_regularization', 'lazy_regularization'),
-                        ('G_reg_interval', 'G_reg_interval'), ('D_reg_interval', 'D_reg_interval')):
+                        ('G_reg_interval', 'G_reg_interval'), ('D_reg_interval', 'D_reg_interval'),
+                        ('run_dir', 'run_dir'), ('auto_resume', 'auto_resume'), ('keep_snapshots', 'keep_snapshots'),
+                        ('nan_policy', 'nan_policy'), ('nan_lr_factor', 'nan_lr_factor'),
+                        ('nan_max_rollbacks', 'nan_max_rollbacks')):
         if F[flag].value is not None:
             top[field] = F[flag].value
     return top
@@ -101,23 +105,34 @@ def ensure_embedded_dataset(path):
     write_dataset(path, sources.embedded_source(), shuffle=True)
 
 
+def resume_command(argv):
+    """The command line that continues a stopped run in place: this one, with its resume flags replaced."""
+    import shlex
+    dropped = ('--resume', '--run_dir', '--auto_resume', '--noauto_resume')
+    kept = [a for a in argv[1:] if not any(a == d or a.startswith(d + '=') for d in dropped)]
+    return lambda run_dir: shlex.join(['python', 'train.py'] + kept + [f'--run_dir={run_dir}', '--auto_resume'])
+
+
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f'unexpected arguments {argv[1:]}')
+    from absl import logging
+    if not F['verbosity'].present:  # TensorFlow's Python INFO lines (strategy, checkpoint sharding) are noise here.
+        logging.set_verbosity(logging.WARNING)
     from common.options import OptionsError
+    from common.training_loop import TrainingError, training_loop
     from data.tfrecord_io import DatasetError
     try:
         opts = build_options()
         if F.data is None:
             ensure_embedded_dataset(opts.data)
-        from common.training_loop import training_loop
-        run_dir = training_loop(opts)
-    except (ValueError, OptionsError, DatasetError, FileNotFoundError) as e:
-        print(f'error: {e}', file=sys.stderr)
+        run_dir = training_loop(opts, resume_command=resume_command(sys.argv))
+        if opts.swd_images:
+            from common.evaluation import report_swd
+            report_swd(run_dir, opts)
+    except (ValueError, OptionsError, DatasetError, TrainingError, OSError) as e:
+        print(f'error: {" ".join(str(e).split())}', file=sys.stderr)
         sys.exit(1)
-    if opts.swd_images:
-        from common.evaluation import report_swd
-        report_swd(run_dir, opts)
 
 
 if __name__ == '__main__':

@@ -48,7 +48,9 @@ def report_swd(run_dir, opts):
 
 
 def snapshot_metrics(opts, parts, run_dir, snapshot, cur_nimg, writer):
-    """--metrics at every network snapshot, appended to metric-<name>.jsonl and TensorBoard."""
+    """--metrics at every network snapshot, appended to metric-<name>.jsonl and TensorBoard. Returns the
+    headline value of each metric where lower is better ({name: value}), for keeping the best snapshots."""
+    headlines = {}
     if 'swd' in opts.metrics:
         result = swd_of_generator(parts.generate, parts.latent_size, parts.nets['G'].label_size if opts.model == 'pggan'
                                   else parts.nets['G'].c_dim, opts.data, opts.swd_images or 8192, seed=opts.random_seed)
@@ -59,3 +61,5 @@ def snapshot_metrics(opts, parts, run_dir, snapshot, cur_nimg, writer):
             for k, v in result.items():
                 tf.summary.scalar(f'Metrics/{k}', v)
         tqdm.write(' '.join(f'{k} {v:.4f}' for k, v in result.items()))
+        headlines['swd'] = result['SWDx1e3_avg']
+    return headlines

@@ -3,13 +3,13 @@ rule), image grids, atomic PNG writing, and seed / range parsing for the command
 
 Images are NHWC (`[N, H, W, C]`) throughout; the official code's NCHW appears nowhere here.
 """
-import os
 import re
 import sys
-import tempfile
 
 import numpy as np
 import PIL.Image
+
+from common.files import save_atomic
 
 
 def to_uint8_progan(x):
@@ -64,21 +64,6 @@ def to_pil_image(image):
     if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))):
         raise ValueError(f'expected an image [H, W] or [H, W, C] with C in 1, 3, 4, got shape {image.shape}')
     return PIL.Image.fromarray(image, {2: 'L', 3: 'RGB', 4: 'RGBA'}[image.ndim if image.ndim == 2 else image.shape[2]])
-
-
-def save_atomic(path, write, suffix=''):
-    """Calls write(tmp_path) for a temporary file beside `path`, then renames it to `path`: readers never see a
-    half-written file, and a failed write leaves no litter."""
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix='.tmp-', suffix=suffix)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def save_png(image, path):

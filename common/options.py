@@ -45,7 +45,13 @@ class TrainingOptions:
     xla: bool = False                       # Compile the loss and gradient computation with XLA (jit_compile).
     swd_images: int = 0                     # Images for the final SWD report (0 = skip).
     metrics: list = dataclasses.field(default_factory=list)  # Computed at each network snapshot ('swd').
-    resume: Optional[str] = None            # Run directory or snapshot to continue from.
+    resume: Optional[str] = None            # Run directory or snapshot to continue from, or 'latest'.
+    run_dir: Optional[str] = None           # Exact run directory (default: a new numbered one in result_dir).
+    auto_resume: bool = False               # Continue the run directory's newest valid snapshot if it has one.
+    keep_snapshots: int = 0                 # Keep the newest N network snapshots plus the best (0 = keep all).
+    nan_policy: str = 'rollback'            # On a non-finite loss or weight: 'rollback' or 'stop'.
+    nan_lr_factor: float = 0.5              # Learning-rate factor applied at each rollback.
+    nan_max_rollbacks: int = 3              # Rollbacks allowed in a run before it stops.
 
     def validate(self):
         if self.model not in ('pggan', 'stylegan2'):
@@ -74,6 +80,14 @@ class TrainingOptions:
         if unknown:
             raise OptionsError(f'--metrics={",".join(self.metrics)}: unknown {unknown}; available here: swd '
                                f'(FID, KID, PR, PPL, IS arrive with the metrics work)')
+        if self.keep_snapshots < 0:
+            raise OptionsError(f'--keep_snapshots={self.keep_snapshots}: expected 0 (keep all) or a positive count')
+        if self.nan_policy not in ('rollback', 'stop'):
+            raise OptionsError(f'--nan_policy={self.nan_policy}: expected rollback or stop')
+        if not 0 < self.nan_lr_factor <= 1:
+            raise OptionsError(f'--nan_lr_factor={self.nan_lr_factor}: expected a factor in (0, 1]')
+        if self.nan_max_rollbacks < 0:
+            raise OptionsError(f'--nan_max_rollbacks={self.nan_max_rollbacks}: expected 0 or more')
         if self.G_reg_interval < 1 or self.D_reg_interval < 1:
             raise OptionsError('--G_reg_interval and --D_reg_interval must be at least 1')
         if self.D_repeats < 1 or self.minibatch_repeats < 1:

@@ -130,3 +130,21 @@ def load_official_pickle(path):
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
             UnicodeDecodeError, MemoryError) as e:
         raise ValueError(f'{path}: not a readable network pickle ({e.__class__.__name__}: {str(e)[:100]})')
+
+
+def load_snapshot_networks(path, model, build_networks):
+    """G, D, Gs of `model` ('pggan' | 'stylegan2') from one of our snapshot directories, checksums verified."""
+    from common.snapshot import SnapshotError, read_snapshot_meta, restore_snapshot, verify_snapshot
+    try:
+        meta = read_snapshot_meta(verify_snapshot(path))
+        if meta['model'] != model:
+            raise NetworkLoadError(f'{path}: a {meta["model"]} snapshot, not {model}: load it with '
+                                   f'{meta["model"]}.load_network')
+        try:
+            G, D, Gs = build_networks(meta['kwargs'])
+        except (TypeError, ValueError, KeyError) as e:
+            raise NetworkLoadError(f'{path}: networks.json holds arguments the {model} networks do not take ({e})')
+        restore_snapshot(path, {'G': G, 'D': D, 'Gs': Gs})
+    except (SnapshotError, OSError) as e:
+        raise NetworkLoadError(str(e)) from None
+    return Networks(G, D, Gs, path)

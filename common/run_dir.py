@@ -3,9 +3,11 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import sys
 
-from common.snapshot import is_snapshot
+from common.files import save_atomic
+from common.snapshot import SnapshotError, is_protected, is_snapshot, remove_snapshot, verify_snapshot
 
 SNAPSHOT_RE = re.compile(r'^network-snapshot-(\d+)$')
 
@@ -24,12 +26,10 @@ def create_run_dir(result_dir, desc):
 
 
 def write_json_atomic(path, obj):
-    tmp = path + '.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(obj, f, indent=2, sort_keys=True, default=_jsonable)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    def write(tmp):
+        with open(tmp, 'w') as f:
+            json.dump(obj, f, indent=2, sort_keys=True, default=_jsonable)
+    save_atomic(path, write, suffix='.json')
 
 
 def _jsonable(o):
@@ -41,7 +41,7 @@ def _jsonable(o):
 
 
 def list_snapshots(run_dir):
-    """[(kimg, path)] of complete snapshots in a run directory, oldest first."""
+    """[(kimg, path)] of the snapshot directories in a run directory, oldest first (not yet verified)."""
     out = []
     for name in os.listdir(run_dir):
         m = SNAPSHOT_RE.match(name)
@@ -51,16 +51,59 @@ def list_snapshots(run_dir):
     return sorted(out)
 
 
+def newest_valid_snapshot(run_dir, report=print):
+    """The newest snapshot of a run directory whose manifest checks out; corrupted or truncated ones are
+    skipped with a message naming them. None if there is none."""
+    for _, path in reversed(list_snapshots(run_dir)):
+        try:
+            return verify_snapshot(path)
+        except SnapshotError as e:
+            report(f'Skipping snapshot: {e}')
+    return None
+
+
 def locate_snapshot(path):
-    """A snapshot directory, or the newest snapshot of a run directory."""
+    """A snapshot directory (verified), or the newest valid snapshot of a run directory."""
     if is_snapshot(path):
-        return path
+        return verify_snapshot(path)
     if os.path.isdir(path):
-        snaps = list_snapshots(path)
-        if snaps:
-            return snaps[-1][1]
-        raise FileNotFoundError(f'{path}: run directory holds no network-snapshot-* to resume from')
+        snapshot = newest_valid_snapshot(path)
+        if snapshot:
+            return snapshot
+        raise FileNotFoundError(f'{path}: run directory holds no complete network-snapshot-* to resume from')
     raise FileNotFoundError(f'{path}: no such run directory or snapshot')
+
+
+def latest_run_dir(result_dir, desc):
+    """The highest-numbered `result_dir/NNNNN-desc` that holds a snapshot, or None."""
+    if not os.path.isdir(result_dir):
+        return None
+    runs = sorted((int(m.group(1)), name) for m, name in ((re.match(r'^(\d+)-(.*)$', d), d)
+                                                          for d in os.listdir(result_dir)) if m and m.group(2) == desc)
+    for _, name in reversed(runs):
+        if list_snapshots(os.path.join(result_dir, name)):
+            return os.path.join(result_dir, name)
+    return None
+
+
+def prune_snapshots(run_dir, keep, protected=()):
+    """Deletes all but the newest `keep` snapshots, sparing those marked `keep` and the paths in `protected`."""
+    snapshots = [path for _, path in list_snapshots(run_dir)]
+    protected = {os.path.abspath(p) for p in protected}
+    for path in snapshots[:-keep] if keep > 0 else []:
+        if os.path.abspath(path) not in protected and not is_protected(path):
+            remove_snapshot(path)
+
+
+def remove_stale_temporaries(run_dir):
+    """Deletes what a killed process left half-written: `.network-snapshot-*.tmp-*` directories and
+    `.tmp-*` files. Only for a run directory this process is about to continue."""
+    for name in os.listdir(run_dir):
+        path = os.path.join(run_dir, name)
+        if name.startswith('.') and ('.tmp-' in name or '.old-' in name) and os.path.isdir(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif name.startswith('.tmp-') and os.path.isfile(path):
+            os.remove(path)
 
 
 class Tee:
@@ -95,3 +138,24 @@ class _Both:
 
     def fileno(self):
         return self.stream.fileno()
+
+
+def update_best(run_dir, snapshot, headlines):
+    """Records in `best.json` the snapshot with the lowest value of each metric in `headlines`
+    ({metric: value}, lower is better) and returns the snapshot paths it names (spared by pruning)."""
+    path = os.path.join(run_dir, 'best.json')
+    best = {}
+    if os.path.isfile(path):
+        try:
+            with open(path) as f:
+                best = json.load(f)
+        except ValueError:
+            best = {}  # Cannot happen with atomic writes; a hand-edited file just starts over.
+    changed = False
+    for metric, value in headlines.items():
+        if metric not in best or value < best[metric]['value']:
+            best[metric] = {'snapshot': os.path.basename(snapshot), 'value': value}
+            changed = True
+    if changed:
+        write_json_atomic(path, best)
+    return [os.path.join(run_dir, entry['snapshot']) for entry in best.values()]

@@ -4,10 +4,14 @@
         networks.json   which model family and the constructor kwargs of G and D
         state.json      training state (images shown, schedule, data position, ...), absent in exports
         ckpt-*          tf.train.Checkpoint of G, D, Gs (and the optimizers, for resume)
+        manifest.json   format version, and size and SHA-256 of every file above; written last
 
-The directory is first written under a temporary name beside its final name and then renamed, so a
-crash never leaves a half-written snapshot under the final name.
+The directory is first written under a temporary name beside its final name, every file is flushed to
+disk, and only then is it renamed: a crash never leaves a half-written snapshot under the final name.
+The manifest catches what the rename cannot: a disk that lost or truncated files after the fact, or a
+copy that went wrong. A file named `keep` put into a snapshot directory protects it from pruning.
 """
+import hashlib
 import json
 import os
 import shutil
@@ -15,7 +19,15 @@ import tempfile
 
 import tensorflow as tf
 
-SNAPSHOT_FORMAT = 1
+from common.files import umask_mode
+
+SNAPSHOT_FORMAT = 2      # 2: manifest.json with checksums. 1 (no manifest) is still read.
+MANIFEST = 'manifest.json'
+KEEP_MARKER = 'keep'
+
+
+class SnapshotError(ValueError):
+    """A snapshot that cannot be used, with a one-line reason naming it."""
 
 
 def save_snapshot(path, model, kwargs, objects, state=None):
@@ -23,14 +35,26 @@ def save_snapshot(path, model, kwargs, objects, state=None):
     path = os.path.abspath(path.rstrip('/'))
     parent = os.path.dirname(path)
     tmp = tempfile.mkdtemp(prefix='.' + os.path.basename(path) + '.tmp-', dir=parent)
+    os.chmod(tmp, umask_mode(0o777))
     try:
         tf.train.Checkpoint(**objects).write(os.path.join(tmp, 'ckpt'))
         _write_json(os.path.join(tmp, 'networks.json'), {'format': SNAPSHOT_FORMAT, 'model': model, 'kwargs': kwargs})
         if state is not None:
             _write_json(os.path.join(tmp, 'state.json'), state)
-        if os.path.exists(path):
-            shutil.rmtree(path)
-        os.rename(tmp, path)
+        files = {}
+        for name in sorted(os.listdir(tmp)):
+            files[name] = {'size': os.path.getsize(os.path.join(tmp, name)), 'sha256': _sha256(os.path.join(tmp, name))}
+            _fsync_file(os.path.join(tmp, name))
+        _write_json(os.path.join(tmp, MANIFEST), {'format': SNAPSHOT_FORMAT, 'files': files})
+        _fsync_dir(tmp)
+        if os.path.exists(path):  # Same kimg written again (e.g. after a rollback): move the old one aside first.
+            old = tempfile.mkdtemp(prefix='.' + os.path.basename(path) + '.old-', dir=parent)
+            os.replace(path, os.path.join(old, 'previous'))
+            os.rename(tmp, path)
+            shutil.rmtree(old)
+        else:
+            os.rename(tmp, path)
+        _fsync_dir(parent)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -38,14 +62,40 @@ def save_snapshot(path, model, kwargs, objects, state=None):
 
 
 def is_snapshot(path):
+    """Cheap test: a directory with networks.json (use verify_snapshot before trusting its contents)."""
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, 'networks.json'))
 
 
+def verify_snapshot(path):
+    """Checks the manifest: every listed file present with its size and checksum. SnapshotError if not."""
+    manifest_path = os.path.join(path, MANIFEST)
+    if not os.path.isfile(manifest_path):
+        if read_snapshot_meta(path).get('format') == 1:
+            return path                                    # Written before manifests existed.
+        raise SnapshotError(f'{path}: incomplete snapshot (no {MANIFEST})')
+    manifest = _read_json(manifest_path, path)
+    files = manifest.get('files') if isinstance(manifest, dict) else None
+    if not isinstance(files, dict) or not files or manifest.get('format') != SNAPSHOT_FORMAT:
+        raise SnapshotError(f'{path}: {MANIFEST} is not a snapshot manifest of format {SNAPSHOT_FORMAT}')
+    for name, entry in files.items():
+        file = os.path.join(path, name)
+        if not os.path.isfile(file):
+            raise SnapshotError(f'{path}: {name} is missing')
+        if os.path.getsize(file) != entry.get('size'):
+            raise SnapshotError(f'{path}: {name} has {os.path.getsize(file)} bytes, the manifest says {entry.get("size")} '
+                                f'(truncated or overwritten)')
+        if _sha256(file) != entry.get('sha256'):
+            raise SnapshotError(f'{path}: {name} does not match its checksum in the manifest (corrupted)')
+    return path
+
+
 def read_snapshot_meta(path):
-    with open(os.path.join(path, 'networks.json')) as f:
-        meta = json.load(f)
-    if meta.get('format') != SNAPSHOT_FORMAT:
-        raise ValueError(f'{path}: snapshot format {meta.get("format")}, this version reads {SNAPSHOT_FORMAT}')
+    meta = _read_json(os.path.join(path, 'networks.json'), path)
+    if not isinstance(meta, dict) or meta.get('format') not in (1, SNAPSHOT_FORMAT):
+        raise SnapshotError(f'{path}: snapshot format {meta.get("format") if isinstance(meta, dict) else "?"}, '
+                            f'this version reads 1 and {SNAPSHOT_FORMAT}')
+    if not isinstance(meta.get('model'), str) or not isinstance(meta.get('kwargs'), dict):
+        raise SnapshotError(f'{path}: networks.json lacks the model family or network arguments')
     return meta
 
 
@@ -53,21 +103,57 @@ def read_snapshot_state(path):
     state_path = os.path.join(path, 'state.json')
     if not os.path.isfile(state_path):
         return None
-    with open(state_path) as f:
-        return json.load(f)
+    return _read_json(state_path, path)
 
 
 def restore_snapshot(path, objects):
     """Restores `objects` (name -> trackable) from the snapshot's checkpoint. Every variable of `objects`
     must be found in it; the checkpoint may hold more (e.g. optimizers, when only networks are loaded)."""
-    status = tf.train.Checkpoint(**objects).read(os.path.join(path, 'ckpt'))
+    try:
+        status = tf.train.Checkpoint(**objects).read(os.path.join(path, 'ckpt'))
+    except (tf.errors.OpError, ValueError) as e:
+        raise SnapshotError(f'{path}: checkpoint unreadable ({_first_line(e)})') from None
     status.expect_partial()
     try:
         status.assert_existing_objects_matched()
     except AssertionError as e:
-        raise ValueError(f'{path}: snapshot does not hold every variable of {sorted(objects)} '
-                         f'({str(e).splitlines()[0][:160]})')
+        raise SnapshotError(f'{path}: snapshot does not hold every variable of {sorted(objects)} '
+                            f'({_first_line(e)})') from None
     return status
+
+
+def is_protected(path):
+    return os.path.exists(os.path.join(path, KEEP_MARKER))
+
+
+def remove_snapshot(path):
+    """Deletes a snapshot so that it vanishes at once: rename to a temporary name, then delete."""
+    parent = os.path.dirname(os.path.abspath(path))
+    trash = tempfile.mkdtemp(prefix='.' + os.path.basename(path) + '.old-', dir=parent)
+    os.replace(path, os.path.join(trash, 'previous'))
+    shutil.rmtree(trash)
+
+
+def _first_line(e):
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+
+
+def _read_json(file, snapshot):
+    try:
+        with open(file) as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise SnapshotError(f'{snapshot}: {os.path.basename(file)} is missing') from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise SnapshotError(f'{snapshot}: {os.path.basename(file)} is not valid JSON ({_first_line(e)})') from None
+
+
+def _sha256(file):
+    digest = hashlib.sha256()
+    with open(file, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _write_json(path, obj):
@@ -75,3 +161,25 @@ def _write_json(path, obj):
         json.dump(obj, f, indent=2, sort_keys=True)
         f.flush()
         os.fsync(f.fileno())
+
+
+def _fsync_file(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path):
+    """Makes a rename or new directory entry durable (POSIX; a no-op where directories cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

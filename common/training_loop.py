@@ -5,9 +5,9 @@ A model's `training.build()` returns `TrainingParts`: its networks, optimizers, 
 feed, ticks, grids, TensorBoard, snapshots and exact resume. Steps run inside `tf.function` under a
 `tf.distribute` strategy; host-side bookkeeping stays outside and reads tensors only once per tick.
 """
+import contextlib
 import dataclasses
 import importlib
-import json
 import os
 import resource
 import time
@@ -20,10 +20,13 @@ from tqdm import tqdm
 from common import images as image_utils
 from common.evaluation import snapshot_metrics
 from common.options import OptionsError, TrainingOptions
-from common.run_dir import Tee, create_run_dir, locate_snapshot, write_json_atomic
+from common.preemption import StopSignals
+from common.run_dir import (Tee, create_run_dir, latest_run_dir, list_snapshots, locate_snapshot, newest_valid_snapshot,
+                            prune_snapshots, remove_stale_temporaries, update_best, write_json_atomic)
 from common.schedule import lod_changed_phase
 from common.snapshot import read_snapshot_meta, read_snapshot_state, restore_snapshot, save_snapshot
 from data.dataset import Dataset
+from data.tfrecord_io import DatasetError
 
 
 @dataclasses.dataclass
@@ -68,6 +71,8 @@ class TrainState:
     data_position: int = 0                  # Images consumed from the pipeline at data_resolution.
     tick_start_nimg: int = 0
     total_time: float = 0.0
+    lr_scale: float = 1.0                   # Learning-rate factor left by numerical-fault rollbacks.
+    rollbacks: int = 0
 
 
 @dataclasses.dataclass
@@ -192,43 +197,96 @@ def _save_grid(images, path, grid):
     image_utils.save_png(image_utils.create_image_grid(image_utils.to_uint8_progan(images), grid), path)
 
 
-def training_loop(opts: TrainingOptions, run_dir=None, stop_after_ticks=None):
-    """Trains until `total_kimg`; returns the run directory. `stop_after_ticks` ends early (tests)."""
+def training_loop(opts: TrainingOptions, stop_after_ticks=None, resume_command=None):
+    """Trains until `total_kimg`; returns the run directory. `stop_after_ticks` ends early (tests).
+
+    SIGTERM / SIGINT end the run early with a snapshot; `resume_command(run_dir)` then gives the command
+    line printed for continuing it."""
     opts.validate()
     strategy = make_strategy(opts.num_gpus)
     dataset = Dataset(opts.data, max_label_size=opts.max_label_size, mirror_augment=opts.mirror_augment,
                       shuffle_mb=opts.shuffle_mb, seed=opts.random_seed)
     tf.keras.utils.set_random_seed(opts.random_seed)  # Weight initialization.
     parts = importlib.import_module(f'{opts.model}.training').build(opts, dataset, strategy)
-    state = TrainState()
-    if opts.resume:
-        snapshot = locate_snapshot(opts.resume)
-        meta = read_snapshot_meta(snapshot)
-        if meta['model'] != parts.model or meta['kwargs'] != parts.network_kwargs:
-            raise OptionsError(f'--resume={opts.resume}: snapshot networks {meta["model"]} {meta["kwargs"]} do not '
-                               f'match this run ({parts.model} {parts.network_kwargs}); check --data and the config')
-        restore_snapshot(snapshot, {**parts.nets, **parts.optimizers, **parts.extra_state})
-        state = TrainState(**read_snapshot_state(snapshot)['train_state'])
-
-    run_dir = run_dir or create_run_dir(opts.result_dir, opts.desc or f'{opts.model}-{os.path.basename(opts.data.rstrip("/"))}')
+    run_dir, snapshot = _choose_run_dir(opts)
     log = Tee(os.path.join(run_dir, 'log.txt'))
     try:
+        state = _restore(opts, parts, snapshot) if snapshot else TrainState()
         write_json_atomic(os.path.join(run_dir, 'training_options.json'), opts.to_json())
-        print(f'Run directory: {run_dir}')
+        print(f'Run directory: {run_dir}' + (f' (continuing from {snapshot}, kimg {state.cur_nimg / 1000:.1f})'
+                                             if snapshot else ''))
         print(f'Dataset: {opts.data} ({dataset.num_images} images, {dataset.resolution}x{dataset.resolution}x'
               f'{dataset.num_channels}, {dataset.label_size} label dims); replicas: {strategy.num_replicas_in_sync}')
-        _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks)
+        with StopSignals() as stop:
+            _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, stop)
+        if stop.received:
+            command = resume_command(run_dir) if resume_command else f'--run_dir={run_dir} --auto_resume'
+            print(f'Stopped by {stop.received} at kimg {state.cur_nimg / 1000:.1f} with a snapshot. Resume with:\n'
+                  f'  {command}')
     finally:
         log.close()
     return run_dir
 
 
-def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks):
+def _choose_run_dir(opts):
+    """(run directory, snapshot to resume from or None) for --run_dir, --resume and --auto_resume.
+
+    --resume=PATH starts a new numbered run directory from that snapshot, as the official code does;
+    --resume=latest and --auto_resume continue the newest run of this description (or --run_dir) in place."""
+    latest = opts.resume == 'latest' or opts.auto_resume
+    if opts.run_dir:
+        run_dir = opts.run_dir
+        os.makedirs(run_dir, exist_ok=True)
+        if list_snapshots(run_dir) and not latest and not opts.resume:
+            raise OptionsError(f'--run_dir={run_dir} already holds snapshots: add --auto_resume (or --resume=latest) '
+                               f'to continue it, or choose another directory')
+    elif latest:
+        run_dir = latest_run_dir(opts.result_dir, opts.desc)
+    else:
+        run_dir = None
+    snapshot = None
+    if latest and run_dir:
+        remove_stale_temporaries(run_dir)
+        snapshot = newest_valid_snapshot(run_dir)
+    elif opts.resume and opts.resume != 'latest':
+        snapshot = locate_snapshot(opts.resume)
+    if opts.resume == 'latest' and snapshot is None:
+        where = opts.run_dir or os.path.join(opts.result_dir, f'NNNNN-{opts.desc}')
+        raise FileNotFoundError(f'--resume=latest: no complete snapshot in {where}')
+    return run_dir or create_run_dir(opts.result_dir, opts.desc), snapshot
+
+
+def _restore(opts, parts, snapshot):
+    """Networks, optimizers, tracked statistics and TrainState from `snapshot`, after checking it fits."""
+    meta = read_snapshot_meta(snapshot)
+    if meta['model'] != parts.model or meta['kwargs'] != parts.network_kwargs:
+        raise OptionsError(f'--resume: snapshot {snapshot} has networks {meta["model"]} {meta["kwargs"]}, which do not '
+                           f'match this run ({parts.model} {parts.network_kwargs}); check --data and the config')
+    saved = read_snapshot_state(snapshot)
+    if not isinstance(saved, dict) or not isinstance(saved.get('train_state'), dict):
+        raise OptionsError(f'--resume: {snapshot} holds networks but no training state (an export?); '
+                           f'start a new run with its weights instead')
+    restore_snapshot(snapshot, _trackables(parts))
+    fields = {f.name for f in dataclasses.fields(TrainState)}
+    state = TrainState(**{k: v for k, v in saved['train_state'].items() if k in fields})
+    changed = sorted(k for k, v in opts.to_json().items() if k not in ('resume', 'run_dir', 'auto_resume')
+                     and saved.get('options', {}).get(k, v) != v)
+    if changed:
+        print(f'Note: options changed since the snapshot was written: {", ".join(changed)}')
+    return state
+
+
+def _trackables(parts):
+    return {**parts.nets, **parts.optimizers, **parts.extra_state}
+
+
+def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, stop):
     # Snapshot grid: fixed reals, labels and latents for the whole run.
     grid = _grid_size(opts.grid_size, dataset.resolution)
     grid_reals, grid_labels = next(iter(dataset.pipeline(dataset.resolution, grid[0] * grid[1])))
     grid_latents = np.random.RandomState(opts.random_seed).randn(grid[0] * grid[1], parts.latent_size).astype(np.float32)
-    _save_grid(grid_reals.numpy(), os.path.join(run_dir, 'reals.png'), grid)
+    if not os.path.exists(os.path.join(run_dir, 'reals.png')):
+        _save_grid(grid_reals.numpy(), os.path.join(run_dir, 'reals.png'), grid)
 
     def save_fakes():
         fakes = np.concatenate([parts.generate(grid_latents[i:i + 64], grid_labels[i:i + 64]).numpy()
@@ -238,6 +296,7 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks):
         return path, fakes
 
     compiled = _CompiledPhases(strategy, parts.phases, opts.random_seed)
+    all_finite = _all_finite_fn([w for net in parts.nets.values() for w in net.weights])
     writer = tf.summary.create_file_writer(run_dir)
     total_nimg = int(opts.total_kimg * 1000)
     feed, feed_key = None, None
@@ -249,7 +308,7 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks):
                bar_format='{l_bar}{bar}| {n:.1f}/{total:.0f} kimg [{elapsed}<{remaining}] {postfix}')
 
     while state.cur_nimg < total_nimg:
-        sched = parts.schedule(state.cur_nimg)                                     # Schedule.
+        sched = _scaled_lrates(parts.schedule(state.cur_nimg), state.lr_scale)    # Schedule.
         if (sched.resolution, sched.minibatch) != feed_key:                        # Data feed for this resolution.
             if sched.resolution != state.data_resolution:
                 state.data_resolution, state.data_position = sched.resolution, 0
@@ -263,25 +322,34 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks):
         state.prev_lod = sched.lod
 
         rounds = sched.minibatch // (sched.minibatch_gpu * strategy.num_replicas_in_sync)
-        for _ in range(opts.minibatch_repeats):                                    # Phases.
-            batches = []                                                            # Reals per repeat index.
-            for phase in parts.phases:
-                if state.step % phase.interval:
-                    continue
-                for repeat in range(phase.repeats):
-                    args = (tf.constant(state.step, tf.int64), sched.minibatch, sched.resolution, rounds)
-                    if phase.uses_reals:
-                        if repeat == len(batches):
-                            batches.append(next(feed))
-                            state.cur_nimg += sched.minibatch
-                            state.data_position += sched.minibatch
-                        args += tuple(batches[repeat])
-                    tick_stats.append((sched.minibatch, compiled.fns[phase.name](*args)))
-            state.step += 1
+        with _step_errors(opts, sched, strategy):
+            for _ in range(opts.minibatch_repeats):                                # Phases.
+                batches = []                                                        # Reals per repeat index.
+                for phase in parts.phases:
+                    if state.step % phase.interval:
+                        continue
+                    for repeat in range(phase.repeats):
+                        args = (tf.constant(state.step, tf.int64), sched.minibatch, sched.resolution, rounds)
+                        if phase.uses_reals:
+                            if repeat == len(batches):
+                                batches.append(next(feed))
+                                state.cur_nimg += sched.minibatch
+                                state.data_position += sched.minibatch
+                            args += tuple(batches[repeat])
+                        tick_stats.append((sched.minibatch, compiled.fns[phase.name](*args)))
+                state.step += 1
         bar.update((state.cur_nimg / 1000) - bar.n)
 
         done = state.cur_nimg >= total_nimg                                         # Tick bookkeeping.
-        if state.cur_nimg < state.tick_start_nimg + sched.tick_kimg * 1000 and not done:
+        if state.cur_nimg < state.tick_start_nimg + sched.tick_kimg * 1000 and not done and not stop.received:
+            continue
+        with _step_errors(opts, sched, strategy):                                   # The tick's one host read.
+            means = _mean_stats(tick_stats)
+            fault = _non_finite(means, all_finite)
+        tick_stats = []
+        if fault:                                                                   # Numerical fault guard.
+            state = _roll_back(opts, parts, run_dir, state, fault)
+            feed_key, tick_start_time = None, time.time()
             continue
         state.cur_tick += 1
         now = time.time()
@@ -289,8 +357,6 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks):
         tick_time = now - tick_start_time
         state.total_time = now - start_time
         state.tick_start_nimg = state.cur_nimg
-        means = _mean_stats(tick_stats)
-        tick_stats = []
         scalars = {'Progress/tick': state.cur_tick, 'Progress/kimg': state.cur_nimg / 1000, 'Progress/lod': sched.lod,
                    'Progress/minibatch': sched.minibatch, 'Progress/resolution': sched.resolution,
                    'LearningRate/G': sched.G_lrate, 'LearningRate/D': sched.D_lrate,
@@ -309,17 +375,19 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks):
         with writer.as_default(step=state.cur_nimg):
             for k, v in scalars.items():
                 tf.summary.scalar(k, v)
+        stopping = done or stop.received or (stop_after_ticks is not None and state.cur_tick >= stop_after_ticks)
         if state.cur_tick % opts.image_snapshot_ticks == 0 or done:             # Grids and snapshots.
             last_fakes, fakes = save_fakes()
             with writer.as_default(step=state.cur_nimg):
                 tf.summary.image('fakes', image_utils.to_uint8_progan(fakes[:16]), max_outputs=16)
-        stopping = done or (stop_after_ticks is not None and state.cur_tick >= stop_after_ticks)
         if state.cur_tick % opts.network_snapshot_ticks == 0 or stopping:
             snapshot = save_snapshot(os.path.join(run_dir, f'network-snapshot-{state.cur_nimg // 1000:06d}'),
-                                     parts.model, parts.network_kwargs,
-                                     {**parts.nets, **parts.optimizers, **parts.extra_state},
+                                     parts.model, parts.network_kwargs, _trackables(parts),
                                      state={'train_state': dataclasses.asdict(state), 'options': opts.to_json()})
-            snapshot_metrics(opts, parts, run_dir, snapshot, state.cur_nimg, writer)
+            headlines = snapshot_metrics(opts, parts, run_dir, snapshot, state.cur_nimg, writer)
+            best = update_best(run_dir, snapshot, headlines or {})
+            if opts.keep_snapshots:
+                prune_snapshots(run_dir, opts.keep_snapshots, protected=best)
         writer.flush()
         tick_start_time = time.time()
         if stopping:
@@ -328,6 +396,69 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks):
     writer.close()
     print(f'Samples: {last_fakes}')
     return state
+
+
+class TrainingError(RuntimeError):
+    """Training cannot go on (out of memory, diverged); the one-line message says why and what to try."""
+
+
+@contextlib.contextmanager
+def _step_errors(opts, sched, strategy):
+    """Turns the failures a user can act on into one-line errors instead of a TensorFlow traceback."""
+    try:
+        yield
+    except tf.errors.ResourceExhaustedError:
+        per_round = sched.minibatch_gpu or sched.minibatch // strategy.num_replicas_in_sync
+        flag = (f'--minibatch_gpu={max(per_round // 2, 1)}' if opts.model == 'stylegan2' else
+                f'--max_minibatch_per_gpu={sched.resolution}:{max(per_round // 2, 1)}')
+        raise TrainingError(f'out of memory at {sched.resolution}x{sched.resolution} (lod {sched.lod:.2f}) with '
+                            f'{per_round} images per replica and round ({sched.minibatch} per minibatch over '
+                            f'{strategy.num_replicas_in_sync} replicas): try {flag}') from None
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
+        if 'record' not in str(e).lower() and 'parse' not in str(e).lower():
+            raise
+        raise DatasetError(f'{opts.data}: unreadable TFRecord data at {sched.resolution}x{sched.resolution} '
+                           f'({str(e).strip().splitlines()[0][:160]}); recreate the dataset') from None
+
+
+def _all_finite_fn(variables):
+    @tf.function
+    def all_finite():
+        return tf.reduce_all(tf.stack([tf.reduce_all(tf.math.is_finite(v)) for v in variables]))
+    return all_finite
+
+
+def _non_finite(means, all_finite):
+    """What went non-finite this tick ('' if nothing): the losses seen so far, then the weights (one read)."""
+    bad = [k for k, v in means.items() if not np.isfinite(v)]
+    if not bool(all_finite()):
+        bad.append('network weights')
+    return ', '.join(bad)
+
+
+def _roll_back(opts, parts, run_dir, state, fault):
+    """--nan_policy: 'rollback' restores the newest valid snapshot with the learning rates scaled by
+    --nan_lr_factor (at most --nan_max_rollbacks times in a run); 'stop' raises TrainingError."""
+    where = f'non-finite {fault} at kimg {state.cur_nimg / 1000:.1f}'
+    snapshot = newest_valid_snapshot(run_dir) if opts.nan_policy == 'rollback' else None
+    if opts.nan_policy == 'stop':
+        raise TrainingError(f'{where}; stopping (--nan_policy=stop). Lower the learning rates and resume from the '
+                            f'last snapshot in {run_dir}')
+    if snapshot is None or state.rollbacks >= opts.nan_max_rollbacks:
+        reason = 'no snapshot to roll back to' if snapshot is None else f'{state.rollbacks} rollbacks already'
+        raise TrainingError(f'{where} and {reason} (--nan_max_rollbacks={opts.nan_max_rollbacks}); stopping. '
+                            f'Lower the learning rates or check the data')
+    restored = _restore(opts, parts, snapshot)
+    restored.lr_scale, restored.rollbacks = state.lr_scale * opts.nan_lr_factor, state.rollbacks + 1
+    restored.total_time = state.total_time
+    print(f'Rolled back: {where}; continuing from {snapshot} (kimg {restored.cur_nimg / 1000:.1f}) with the learning '
+          f'rates x{restored.lr_scale:g} (rollback {restored.rollbacks} of at most {opts.nan_max_rollbacks})')
+    return restored
+
+
+def _scaled_lrates(sched, scale):
+    return sched if scale == 1 else dataclasses.replace(sched, G_lrate=sched.G_lrate * scale,
+                                                        D_lrate=sched.D_lrate * scale)
 
 
 def _mean_stats(tick_stats):

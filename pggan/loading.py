@@ -3,14 +3,11 @@
 Official variables map one to one onto our layers by name (`8x8/Conv0_up/weight` -> layer `8x8.Conv0_up`,
 variable `weight`); every official variable must be used and every one of ours set, with equal shapes.
 """
-
 import numpy as np
 
-from common.pickle_io import NetworkLoadError, Networks, is_snapshot_dir, NetworkState, PickleSecurityError, load_official_pickle
-from common.snapshot import read_snapshot_meta, restore_snapshot
+from common.pickle_io import (NetworkLoadError, Networks, NetworkState, PickleSecurityError, is_snapshot_dir,
+                              load_official_pickle, load_snapshot_networks)
 from pggan.networks import D_paper, G_paper
-
-
 
 
 def network_variables(net):
@@ -82,9 +79,4 @@ def build_networks(kwargs):
 
 
 def _load_snapshot(path):
-    meta = read_snapshot_meta(path)
-    if meta.get('model') != 'pggan':
-        raise NetworkLoadError(f'{path}: a {meta.get("model")} snapshot, not ProGAN')
-    G, D, Gs = build_networks(meta['kwargs'])
-    restore_snapshot(path, {'G': G, 'D': D, 'Gs': Gs})
-    return Networks(G, D, Gs, path)
+    return load_snapshot_networks(path, 'pggan', build_networks)

@@ -13,8 +13,8 @@ import pickle
 
 import numpy as np
 
-from common.pickle_io import NetworkLoadError, Networks, is_snapshot_dir, NetworkState, PickleSecurityError, SafeUnpickler
-from common.snapshot import read_snapshot_meta, restore_snapshot
+from common.pickle_io import (NetworkLoadError, Networks, NetworkState, PickleSecurityError, SafeUnpickler,
+                              is_snapshot_dir, load_snapshot_networks)
 from stylegan2.networks import Discriminator, Generator
 
 
@@ -171,16 +171,4 @@ def build_networks(kwargs):
 
 
 def _load_snapshot(path):
-    try:
-        meta = read_snapshot_meta(path)
-    except (ValueError, OSError) as e:
-        raise NetworkLoadError(f'{path}: unreadable snapshot ({e})')
-    if meta.get('model') != 'stylegan2':
-        hint = ': load it with pggan.load_network' if meta.get('model') == 'pggan' else ''
-        raise NetworkLoadError(f'{path}: a {meta.get("model")} snapshot, not StyleGAN2{hint}')
-    G, D, Gs = build_networks(meta['kwargs'])
-    try:
-        restore_snapshot(path, {'G': G, 'D': D, 'Gs': Gs})
-    except ValueError as e:
-        raise NetworkLoadError(str(e))
-    return Networks(G, D, Gs, path)
+    return load_snapshot_networks(path, 'stylegan2', build_networks)

@@ -61,9 +61,15 @@ def final_weights(run_dir):
     return [w.numpy() for net in (nets.G, nets.D, nets.Gs) for w in net.weights]
 
 
-def test_resumed_training_equals_uninterrupted(tiny_dataset, tmp_path):
+@pytest.fixture(scope='module')
+def full_run(tiny_dataset, tmp_path_factory):
+    """One uninterrupted tiny run, shared by the tests that only read its results."""
     tf.config.experimental.enable_op_determinism()
-    full = training_loop(tiny_options(tiny_dataset, str(tmp_path / 'full')))
+    return training_loop(tiny_options(tiny_dataset, str(tmp_path_factory.mktemp('full'))))
+
+
+def test_resumed_training_equals_uninterrupted(tiny_dataset, tmp_path, full_run):
+    full = full_run
     first = training_loop(tiny_options(tiny_dataset, str(tmp_path / 'split')), stop_after_ticks=2)
     resumed = training_loop(tiny_options(tiny_dataset, str(tmp_path / 'split'), resume=first))
     for a, b in zip(final_weights(full), final_weights(resumed)):
@@ -104,8 +110,8 @@ def test_training_step_on_two_devices_equals_one_device(tiny_dataset):
     assert any(np.any(a != 0) for a in one)
 
 
-def test_resume_onto_a_dataset_of_another_resolution_is_refused(tiny_dataset, tmp_path):
-    run = training_loop(tiny_options(tiny_dataset, str(tmp_path / 'r'), total_kimg=0.032))
+def test_resume_onto_a_dataset_of_another_resolution_is_refused(tiny_dataset, tmp_path, full_run):
+    run = full_run
     images = np.zeros([8, 1, 16, 16], np.uint8)
     other = str(tmp_path / 'other16')
     write_dataset(other, sources.array_source(images), shuffle=False)

@@ -100,8 +100,15 @@ def _checkpoint_value(run_dir, fragment):
     return reader.get_tensor(keys[0])
 
 
-def test_lazy_regularization_runs_on_its_interval_with_the_adjusted_adam(tiny_dataset, tmp_path):
-    run = training_loop(tiny_options(tiny_dataset, str(tmp_path)))
+@pytest.fixture(scope='module')
+def full_run(tiny_dataset, tmp_path_factory):
+    """One uninterrupted tiny run, shared by the tests that only read its results."""
+    tf.config.experimental.enable_op_determinism()
+    return training_loop(tiny_options(tiny_dataset, str(tmp_path_factory.mktemp('full'))))
+
+
+def test_lazy_regularization_runs_on_its_interval_with_the_adjusted_adam(full_run):
+    run = full_run
     minibatches = 64 // 8
     # One Adam per network serves main and reg phases (official share=): count its steps.
     assert int(_checkpoint_value(run, 'G_opt/_iterations')) == minibatches + len(range(0, minibatches, 2))
@@ -116,9 +123,8 @@ def test_lazy_regularization_runs_on_its_interval_with_the_adjusted_adam(tiny_da
     assert training.make_adam(dict(beta1=0.0, beta2=0.99, epsilon=1e-8), 4, lazy=False)[1] == 1.0
 
 
-def test_resumed_training_equals_uninterrupted(tiny_dataset, tmp_path):
-    tf.config.experimental.enable_op_determinism()
-    full = training_loop(tiny_options(tiny_dataset, str(tmp_path / 'full')))
+def test_resumed_training_equals_uninterrupted(tiny_dataset, tmp_path, full_run):
+    full = full_run
     first = training_loop(tiny_options(tiny_dataset, str(tmp_path / 'split')), stop_after_ticks=2)
     resumed = training_loop(tiny_options(tiny_dataset, str(tmp_path / 'split'), resume=first))
     a, b = (load_network(os.path.join(r, sorted(d for d in os.listdir(r) if d.startswith('network-'))[-1]))
