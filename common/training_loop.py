@@ -9,6 +9,7 @@ import contextlib
 import dataclasses
 import importlib
 import os
+import re
 import resource
 import time
 from typing import Callable, Optional
@@ -283,7 +284,8 @@ def _trackables(parts):
 def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, stop):
     # Snapshot grid: fixed reals, labels and latents for the whole run.
     grid = _grid_size(opts.grid_size, dataset.resolution)
-    grid_reals, grid_labels = next(iter(dataset.pipeline(dataset.resolution, grid[0] * grid[1])))
+    grid_reals, grid_labels = _next_batch(iter(dataset.pipeline(dataset.resolution, grid[0] * grid[1])), opts.data,
+                                          dataset.resolution)
     grid_latents = np.random.RandomState(opts.random_seed).randn(grid[0] * grid[1], parts.latent_size).astype(np.float32)
     if not os.path.exists(os.path.join(run_dir, 'reals.png')):
         _save_grid(grid_reals.numpy(), os.path.join(run_dir, 'reals.png'), grid)
@@ -332,7 +334,7 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
                         args = (tf.constant(state.step, tf.int64), sched.minibatch, sched.resolution, rounds)
                         if phase.uses_reals:
                             if repeat == len(batches):
-                                batches.append(next(feed))
+                                batches.append(_next_batch(feed, opts.data, sched.resolution))
                                 state.cur_nimg += sched.minibatch
                                 state.data_position += sched.minibatch
                             args += tuple(batches[repeat])
@@ -414,11 +416,16 @@ def _step_errors(opts, sched, strategy):
         raise TrainingError(f'out of memory at {sched.resolution}x{sched.resolution} (lod {sched.lod:.2f}) with '
                             f'{per_round} images per replica and round ({sched.minibatch} per minibatch over '
                             f'{strategy.num_replicas_in_sync} replicas): try {flag}') from None
+
+
+def _next_batch(feed, data, resolution):
+    """The next minibatch; a record that cannot be read or decoded is the dataset's fault, said in one line."""
+    try:
+        return next(feed)
     except (tf.errors.DataLossError, tf.errors.InvalidArgumentError) as e:
-        if 'record' not in str(e).lower() and 'parse' not in str(e).lower():
-            raise
-        raise DatasetError(f'{opts.data}: unreadable TFRecord data at {sched.resolution}x{sched.resolution} '
-                           f'({str(e).strip().splitlines()[0][:160]}); recreate the dataset') from None
+        message = re.sub(r'\{\{.*?\}\}\s*|\s*\[Op:.*', '', str(e).strip().splitlines()[0])  # TF's op decorations.
+        raise DatasetError(f'{data}: unreadable record at {resolution}x{resolution} ({message[:160]}); '
+                           f'recreate the dataset') from None
 
 
 def _all_finite_fn(variables):

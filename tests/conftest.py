@@ -49,3 +49,16 @@ def official_network_class(monkeypatch):
         monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
     monkeypatch.setitem(sys.modules, module.__name__, module)
     return Network
+
+
+@pytest.fixture(scope='session')
+def tiny_dataset_8px(tmp_path_factory):
+    """64 8x8 grayscale images of smooth random content, as an official-format TFRecord dataset."""
+    import numpy as np
+    from data import sources
+    from data.writer import write_dataset
+    rnd = np.random.RandomState(7)
+    images = (rnd.rand(64, 1, 2, 2) * 255).repeat(4, axis=2).repeat(4, axis=3).astype(np.uint8)
+    path = str(tmp_path_factory.mktemp('data') / 'tiny8')
+    write_dataset(path, sources.array_source(images), shuffle=True)
+    return path

@@ -19,23 +19,13 @@ import pytest
 
 from common.run_dir import list_snapshots
 from common.snapshot import SnapshotError, read_snapshot_state, verify_snapshot
-from data import sources
-from data.writer import write_dataset
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ['--fmap_base=16', '--fmap_max=8', '--latent_size=8', '--minibatch_base=32', '--minibatch_dict=',
         '--lod_training_kimg=1', '--lod_transition_kimg=1', '--tick_kimg_base=1', '--tick_kimg_dict=',
-        '--total_kimg=5', '--network_snapshot_ticks=1', '--image_snapshot_ticks=1', '--grid_size=2x2', '--seed=5']
+        '--total_kimg=5', '--network_snapshot_ticks=1', '--image_snapshot_ticks=1', '--grid_size=2x2', '--seed=5',
+        '--keep_snapshots=2']
 KILL_TRIALS = 3
-
-
-@pytest.fixture(scope='module')
-def data8(tmp_path_factory):
-    rnd = np.random.RandomState(3)
-    images = (rnd.rand(64, 1, 2, 2) * 255).repeat(4, axis=2).repeat(4, axis=3).astype(np.uint8)
-    path = str(tmp_path_factory.mktemp('data') / 'tiny8')
-    write_dataset(path, sources.array_source(images), shuffle=True)
-    return path
 
 
 def _start(args, log):
@@ -73,9 +63,9 @@ def _final_weights(run_dir):
     return [w.numpy() for net in (nets.G, nets.D, nets.Gs) for w in net.weights]
 
 
-def test_sigkill_at_random_moments_then_sigterm_continue_exactly_and_corrupt_nothing(data8, tmp_path):
+def test_sigkill_at_random_moments_then_sigterm_continue_exactly_and_corrupt_nothing(tiny_dataset_8px, tmp_path):
     results = str(tmp_path / 'results')
-    base = [f'--data={data8}', f'--result_dir={results}']
+    base = [f'--data={tiny_dataset_8px}', f'--result_dir={results}']
     reference_log = open(tmp_path / 'reference.log', 'w')
     reference = _start(base + TINY + [f'--run_dir={tmp_path / "reference"}'], reference_log)
 
@@ -131,6 +121,7 @@ def test_sigkill_at_random_moments_then_sigterm_continue_exactly_and_corrupt_not
     names = os.listdir(run_dir)
     assert not [n for n in names if n.startswith('.')], names
     assert all(verify_snapshot(p) for _, p in list_snapshots(run_dir))
+    assert len(list_snapshots(run_dir)) == 2  # --keep_snapshots=2.
     for name in names:
         path = os.path.join(run_dir, name)
         if name.endswith('.png'):
@@ -140,14 +131,14 @@ def test_sigkill_at_random_moments_then_sigterm_continue_exactly_and_corrupt_not
     assert survived == KILL_TRIALS
 
 
-def test_resume_latest_without_a_snapshot_and_reusing_a_run_dir_are_refused(data8, tmp_path):
+def test_resume_latest_without_a_snapshot_and_reusing_a_run_dir_are_refused(tiny_dataset_8px, tmp_path):
     from common.options import OptionsError, TrainingOptions
     from common.training_loop import training_loop
-    opts = TrainingOptions(data=data8, result_dir=str(tmp_path), desc='nothing', resume='latest')
+    opts = TrainingOptions(data=tiny_dataset_8px, result_dir=str(tmp_path), desc='nothing', resume='latest')
     with pytest.raises(FileNotFoundError, match='--resume=latest: no complete snapshot in .*NNNNN-nothing'):
         training_loop(opts)
     run_dir = tmp_path / 'run'
     (run_dir / 'network-snapshot-000001').mkdir(parents=True)
     (run_dir / 'network-snapshot-000001' / 'networks.json').write_text('{}')
     with pytest.raises(OptionsError, match='already holds snapshots: add --auto_resume'):
-        training_loop(TrainingOptions(data=data8, run_dir=str(run_dir)))
+        training_loop(TrainingOptions(data=tiny_dataset_8px, run_dir=str(run_dir)))
