@@ -6,6 +6,7 @@ An official pickle is a tuple of `Network` objects (ProGAN `tfutil.Network`, Sty
 executes) and, for StyleGAN2, `components`. The restricted unpickler below resolves only the handful of
 globals these files need; anything else is refused before it can be imported or called.
 """
+import codecs
 import dataclasses
 import io
 import pickle
@@ -97,12 +98,19 @@ def _numpy_globals():
     return out
 
 
+def _latin1_bytes(text, encoding='latin1'):
+    if encoding not in ('latin1', 'latin-1'):
+        raise PickleSecurityError(f'refusing _codecs.encode with encoding {encoding!r} (pickles use latin1 for bytes)')
+    return codecs.encode(text, encoding)
+
+
 _ALLOWED = {
     ('tfutil', 'Network'): NetworkState,                    # ProGAN.
     ('dnnlib.tflib.network', 'Network'): NetworkState,      # StyleGAN2, StyleGAN2-ADA (TF).
     ('dnnlib.util', 'EasyDict'): EasyDict,
     ('dnnlib', 'EasyDict'): EasyDict,
     ('collections', 'OrderedDict'): dict,
+    ('_codecs', 'encode'): _latin1_bytes,                   # How protocol-2 pickles spell bytes.
     **_numpy_globals(),
 }
 
