@@ -9,6 +9,7 @@ globals these files need; anything else is refused before it can be imported or 
 import codecs
 import dataclasses
 import io
+import lzma
 import pickle
 
 import numpy as np
@@ -48,8 +49,17 @@ class NetworkState:
     """Stand-in for an official Network object: keeps its pickled state and nothing else."""
 
     def __setstate__(self, state):
+        # The shape of the state is checked here, once, so that the loaders can rely on it.
         if not isinstance(state, dict):
             raise pickle.UnpicklingError('network state is not a dict')
+        variables = state.get('variables', [])
+        if not isinstance(variables, (list, tuple)) or not all(
+                isinstance(p, (list, tuple)) and len(p) == 2 and isinstance(p[0], str)
+                and isinstance(p[1], (np.ndarray, np.generic, float, int)) for p in variables):
+            raise pickle.UnpicklingError('network variables are not a list of (name, array) pairs')
+        for key, kind in (('static_kwargs', dict), ('components', dict), ('build_func_name', str), ('name', str)):
+            if state.get(key) is not None and not isinstance(state[key], kind):
+                raise pickle.UnpicklingError(f'network {key} is a {type(state[key]).__name__}, expected a {kind.__name__}')
         self.state = state
 
     @property
@@ -124,20 +134,32 @@ class SafeUnpickler(pickle.Unpickler):
         return target
 
 
-def load_official_pickle(path):
-    """Returns the unpickled object with every Network replaced by a `NetworkState`.
+XZ_MAGIC = b'\xfd7zXZ\x00'
 
-    Raises FileNotFoundError, PickleSecurityError, or ValueError for a file that is not a pickle.
+
+def load_official_pickle(path):
+    """Returns the unpickled object (xz-compressed or not) with every Network replaced by a `NetworkState`.
+
+    Raises OSError, PickleSecurityError, or ValueError for a file that is not a readable pickle.
     """
     with open(path, 'rb') as f:
         data = f.read()
     try:
+        if data.startswith(XZ_MAGIC):
+            data = lzma.decompress(data)
         return SafeUnpickler(io.BytesIO(data)).load()
     except PickleSecurityError as e:
-        raise PickleSecurityError(f'{path}: {e}')
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
-            UnicodeDecodeError, MemoryError) as e:
-        raise ValueError(f'{path}: not a readable network pickle ({e.__class__.__name__}: {str(e)[:100]})')
+        raise PickleSecurityError(f'{path}: {e}') from None
+    except Exception as e:  # Damaged bytes fail in many ways (EOFError, OverflowError, LZMAError, ...): all mean this.
+        raise ValueError(f'{path}: not a readable network pickle ({e.__class__.__name__}: {str(e)[:100]})') from None
+
+
+def read_network_pickle(path):
+    """load_official_pickle, with every failure as one NetworkLoadError naming the file."""
+    try:
+        return load_official_pickle(path)
+    except (OSError, ValueError, PickleSecurityError) as e:
+        raise NetworkLoadError(str(e) if str(path) in str(e) else f'{path}: {e}') from None
 
 
 def load_snapshot_networks(path, model, build_networks):
@@ -146,7 +168,8 @@ def load_snapshot_networks(path, model, build_networks):
     try:
         meta = read_snapshot_meta(verify_snapshot(path))
         if meta['model'] != model:
-            raise NetworkLoadError(f'{path}: a {meta["model"]} snapshot, not {model}: load it with '
+            family = {'pggan': 'ProGAN', 'stylegan2': 'StyleGAN2'}.get(model, model)
+            raise NetworkLoadError(f'{path}: a {meta["model"]} snapshot, not {family}: load it with '
                                    f'{meta["model"]}.load_network')
         try:
             G, D, Gs = build_networks(meta['kwargs'])

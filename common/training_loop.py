@@ -210,6 +210,9 @@ def training_loop(opts: TrainingOptions, stop_after_ticks=None, resume_command=N
     tf.keras.utils.set_random_seed(opts.random_seed)  # Weight initialization.
     parts = importlib.import_module(f'{opts.model}.training').build(opts, dataset, strategy)
     run_dir, snapshot = _choose_run_dir(opts)
+    if snapshot:
+        _check_fits(parts, snapshot)      # Before a new run directory is made for a run that cannot start.
+    run_dir = run_dir or create_run_dir(opts.result_dir, opts.desc)
     log = Tee(os.path.join(run_dir, 'log.txt'))
     try:
         state = _restore(opts, parts, snapshot) if snapshot else TrainState()
@@ -230,7 +233,8 @@ def training_loop(opts: TrainingOptions, stop_after_ticks=None, resume_command=N
 
 
 def _choose_run_dir(opts):
-    """(run directory, snapshot to resume from or None) for --run_dir, --resume and --auto_resume.
+    """(run directory to continue or None for a new one, snapshot to resume from or None) for --run_dir,
+    --resume and --auto_resume.
 
     --resume=PATH starts a new numbered run directory from that snapshot, as the official code does;
     --resume=latest and --auto_resume continue the newest run of this description (or --run_dir) in place."""
@@ -254,11 +258,10 @@ def _choose_run_dir(opts):
     if opts.resume == 'latest' and snapshot is None:
         where = opts.run_dir or os.path.join(opts.result_dir, f'NNNNN-{opts.desc}')
         raise FileNotFoundError(f'--resume=latest: no complete snapshot in {where}')
-    return run_dir or create_run_dir(opts.result_dir, opts.desc), snapshot
+    return run_dir, snapshot
 
 
-def _restore(opts, parts, snapshot):
-    """Networks, optimizers, tracked statistics and TrainState from `snapshot`, after checking it fits."""
+def _check_fits(parts, snapshot):
     meta = read_snapshot_meta(snapshot)
     if meta['model'] != parts.model or meta['kwargs'] != parts.network_kwargs:
         raise OptionsError(f'--resume: snapshot {snapshot} has networks {meta["model"]} {meta["kwargs"]}, which do not '
@@ -267,6 +270,12 @@ def _restore(opts, parts, snapshot):
     if not isinstance(saved, dict) or not isinstance(saved.get('train_state'), dict):
         raise OptionsError(f'--resume: {snapshot} holds networks but no training state (an export?); '
                            f'start a new run with its weights instead')
+    return saved
+
+
+def _restore(opts, parts, snapshot):
+    """Networks, optimizers, tracked statistics and TrainState from `snapshot`, after checking it fits."""
+    saved = _check_fits(parts, snapshot)
     restore_snapshot(snapshot, _trackables(parts))
     fields = {f.name for f in dataclasses.fields(TrainState)}
     state = TrainState(**{k: v for k, v in saved['train_state'].items() if k in fields})

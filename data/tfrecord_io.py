@@ -8,6 +8,7 @@ if any, sit beside them as `DIR/<name>-rxx.labels`, a NumPy `.npy` array [N, lab
 order. This matches `dataset_tool.py` of tkarras/progressive_growing_of_gans and NVlabs/stylegan2.
 """
 import glob
+import math
 import os
 import re
 import shutil
@@ -54,8 +55,10 @@ def decode_example(record, where='record'):
     data = feats['data'].bytes_list.value
     if len(shape) != 3 or len(data) != 1:
         raise DatasetError(f'{where}: "shape" must hold 3 int64 (CHW) and "data" one bytes value')
-    if len(data[0]) != int(np.prod(shape)) or min(shape) <= 0:
-        raise DatasetError(f'{where}: "data" holds {len(data[0])} bytes but shape {shape} needs {int(np.prod(shape))}')
+    if min(shape) <= 0:
+        raise DatasetError(f'{where}: "shape" {shape} has a dimension below 1')
+    if len(data[0]) != math.prod(shape):  # Python integers: a huge declared shape cannot overflow into a match.
+        raise DatasetError(f'{where}: "data" holds {len(data[0])} bytes but shape {shape} needs {math.prod(shape)}')
     return np.frombuffer(data[0], np.uint8).reshape(shape)
 
 

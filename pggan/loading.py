@@ -5,8 +5,8 @@ variable `weight`); every official variable must be used and every one of ours s
 """
 import numpy as np
 
-from common.pickle_io import (NetworkLoadError, Networks, NetworkState, PickleSecurityError, is_snapshot_dir,
-                              load_official_pickle, load_snapshot_networks)
+from common.pickle_io import (NetworkLoadError, Networks, NetworkState, is_snapshot_dir, load_snapshot_networks,
+                              read_network_pickle)
 from pggan.networks import D_paper, G_paper
 
 
@@ -59,10 +59,7 @@ def load_network(path):
     """Loads ProGAN networks from an official `.pkl` or one of our snapshot directories."""
     if is_snapshot_dir(path):
         return _load_snapshot(path)
-    try:
-        obj = load_official_pickle(path)
-    except (ValueError, OSError, PickleSecurityError) as e:
-        raise NetworkLoadError(str(e))
+    obj = read_network_pickle(path)
     if not (isinstance(obj, tuple) and len(obj) == 3 and all(isinstance(n, NetworkState) for n in obj)):
         raise NetworkLoadError(f'{path}: expected an official pickle holding the tuple (G, D, Gs) of networks')
     if any(n.state.get('version') != 2 for n in obj):

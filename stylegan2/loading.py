@@ -6,15 +6,12 @@ Official variables map one to one onto ours by name (`synthesis/8x8/Conv0_up/mod
 of ours set, with equal shapes. No code stored in a pickle is ever run: networks are rebuilt from their
 `static_kwargs`, whose missing entries take the defaults of the code base that wrote the pickle.
 """
-import io
-import lzma
 import os
-import pickle
 
 import numpy as np
 
-from common.pickle_io import (NetworkLoadError, Networks, NetworkState, PickleSecurityError, SafeUnpickler,
-                              is_snapshot_dir, load_snapshot_networks)
+from common.pickle_io import (NetworkLoadError, Networks, NetworkState, is_snapshot_dir, load_snapshot_networks,
+                              read_network_pickle)
 from stylegan2.networks import Discriminator, Generator
 
 
@@ -42,7 +39,6 @@ _OTHER_FAMILIES = {
     'G_style': 'a StyleGAN (v1) pickle, which this loader does not read',
 }
 
-_XZ_MAGIC = b'\xfd7zXZ\x00'
 
 
 def _short(func_name):
@@ -133,29 +129,13 @@ def _from_state(state, kind, where, name):
     return net
 
 
-def read_official_pickle(path):
-    """Unpickles an official pickle, xz-compressed or not, with the restricted unpickler (no stored code
-    runs; only Network state and NumPy arrays can be created)."""
-    with open(path, 'rb') as f:
-        data = f.read()
-    try:
-        if data.startswith(_XZ_MAGIC):
-            data = lzma.decompress(data)
-        return SafeUnpickler(io.BytesIO(data)).load()
-    except PickleSecurityError as e:
-        raise NetworkLoadError(f'{path}: {e}')
-    except (lzma.LZMAError, pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
-            KeyError, UnicodeDecodeError, MemoryError) as e:
-        raise NetworkLoadError(f'{path}: not a readable network pickle ({e.__class__.__name__}: {str(e)[:100]})')
-
-
 def load_network(path):
     """Loads StyleGAN2 networks from an official `.pkl` (TF1 StyleGAN2 or StyleGAN2-ADA TF, optionally
     xz-compressed) or from one of our snapshot directories. Raises NetworkLoadError."""
     path = os.fspath(path)
     if is_snapshot_dir(path):
         return _load_snapshot(path)
-    obj = read_official_pickle(path)
+    obj = read_network_pickle(path)
     if not (isinstance(obj, tuple) and len(obj) == 3 and all(isinstance(n, NetworkState) for n in obj)):
         raise NetworkLoadError(f'{path}: expected an official pickle holding the tuple (G, D, Gs) of networks')
     G = _from_state(obj[0], 'G', path, 'G')
