@@ -1,6 +1,7 @@
 """Writing files and directories atomically: build beside the target, flush, then rename into place.
 
-Temporary names start with `.tmp-`, so that whatever a killed process leaves behind is recognisable."""
+Temporary names are hidden (`.tmp-*`, `.<name>.tmp-*`, `.<name>.old-*`), so that whatever a killed process
+leaves behind is recognisable and never mistaken for output."""
 import os
 import shutil
 import tempfile
@@ -13,23 +14,59 @@ def replace_dir_atomically(write, outdir, overwrite):
         raise ValueError(f'{outdir} already exists (pass --overwrite to replace it)')
     if os.path.lexists(outdir) and not os.path.isdir(outdir):
         raise ValueError(f'{outdir} exists and is not a directory; refusing to replace it')
-    parent = os.path.dirname(outdir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=f'.tmp-{os.path.basename(outdir)}-')
-    os.chmod(tmp, umask_mode(0o777))  # mkdtemp's 0700 would otherwise become the SavedModel's mode.
+    tmp = temp_dir_beside(outdir)
     try:
         write(tmp)
-        if os.path.lexists(outdir):  # --overwrite: move the old one aside, put the new one in, then delete.
-            old = tempfile.mkdtemp(dir=parent, prefix=f'.old-{os.path.basename(outdir)}-')
-            os.replace(outdir, os.path.join(old, 'previous'))
-            os.replace(tmp, outdir)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, outdir)
+        commit_dir(tmp, outdir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return outdir
+
+
+def temp_dir_beside(path, kind='tmp'):
+    """A new hidden directory `.<name>.<kind>-XXXX` next to `path`, with the mode a plain mkdir would give."""
+    path = os.path.abspath(os.fspath(path).rstrip('/'))
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=os.path.dirname(path), prefix=f'.{os.path.basename(path)}.{kind}-')
+    os.chmod(tmp, umask_mode(0o777))  # mkdtemp's 0700 would otherwise become the output's mode.
+    return tmp
+
+
+def commit_dir(tmp, path):
+    """Flushes every file in directory `tmp` to disk, then renames it to `path`. An existing `path` is moved
+    aside first and deleted after, so that `path` always names a complete directory."""
+    path = os.path.abspath(os.fspath(path).rstrip('/'))
+    for root, _, names in os.walk(tmp):
+        for name in names:
+            _fsync(os.path.join(root, name))
+    _fsync(tmp)
+    if os.path.lexists(path):
+        remove_dir(path)
+    os.rename(tmp, path)
+    _fsync(os.path.dirname(path))
+    return path
+
+
+def remove_dir(path):
+    """Deletes a directory so that it vanishes at once: a rename to a hidden name, then the deletion."""
+    trash = temp_dir_beside(path, 'old')
+    os.replace(path, os.path.join(trash, 'previous'))
+    shutil.rmtree(trash)
+
+
+def _fsync(path):
+    """Makes a file's data, or a directory's entries, durable (best effort where a system cannot)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def save_atomic(path, write, suffix=''):
@@ -42,11 +79,7 @@ def save_atomic(path, write, suffix=''):
     os.chmod(tmp, umask_mode(0o666))  # mkstemp's 0600 would otherwise become the file's mode.
     try:
         write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

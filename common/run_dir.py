@@ -6,8 +6,8 @@ import re
 import shutil
 import sys
 
-from common.files import save_atomic
-from common.snapshot import SnapshotError, is_protected, is_snapshot, remove_snapshot, verify_snapshot
+from common.files import remove_dir, save_atomic
+from common.snapshot import SnapshotError, is_protected, is_snapshot, verify_snapshot
 
 SNAPSHOT_RE = re.compile(r'^network-snapshot-(\d+)$')
 
@@ -92,7 +92,7 @@ def prune_snapshots(run_dir, keep, protected=()):
     protected = {os.path.abspath(p) for p in protected}
     for path in snapshots[:-keep] if keep > 0 else []:
         if os.path.abspath(path) not in protected and not is_protected(path):
-            remove_snapshot(path)
+            remove_dir(path)
 
 
 def remove_stale_temporaries(run_dir):

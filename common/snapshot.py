@@ -15,11 +15,10 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 
 import tensorflow as tf
 
-from common.files import umask_mode
+from common.files import commit_dir, temp_dir_beside
 
 SNAPSHOT_FORMAT = 2      # 2: manifest.json with checksums. 1 (no manifest) is still read.
 MANIFEST = 'manifest.json'
@@ -32,33 +31,19 @@ class SnapshotError(ValueError):
 
 def save_snapshot(path, model, kwargs, objects, state=None):
     """Writes `objects` (name -> trackable: networks, optimizers) and metadata to directory `path`."""
-    path = os.path.abspath(path.rstrip('/'))
-    parent = os.path.dirname(path)
-    tmp = tempfile.mkdtemp(prefix='.' + os.path.basename(path) + '.tmp-', dir=parent)
-    os.chmod(tmp, umask_mode(0o777))
+    tmp = temp_dir_beside(path)
     try:
         tf.train.Checkpoint(**objects).write(os.path.join(tmp, 'ckpt'))
         _write_json(os.path.join(tmp, 'networks.json'), {'format': SNAPSHOT_FORMAT, 'model': model, 'kwargs': kwargs})
         if state is not None:
             _write_json(os.path.join(tmp, 'state.json'), state)
-        files = {}
-        for name in sorted(os.listdir(tmp)):
-            files[name] = {'size': os.path.getsize(os.path.join(tmp, name)), 'sha256': _sha256(os.path.join(tmp, name))}
-            _fsync_file(os.path.join(tmp, name))
+        files = {name: {'size': os.path.getsize(os.path.join(tmp, name)), 'sha256': _sha256(os.path.join(tmp, name))}
+                 for name in sorted(os.listdir(tmp))}
         _write_json(os.path.join(tmp, MANIFEST), {'format': SNAPSHOT_FORMAT, 'files': files})
-        _fsync_dir(tmp)
-        if os.path.exists(path):  # Same kimg written again (e.g. after a rollback): move the old one aside first.
-            old = tempfile.mkdtemp(prefix='.' + os.path.basename(path) + '.old-', dir=parent)
-            os.replace(path, os.path.join(old, 'previous'))
-            os.rename(tmp, path)
-            shutil.rmtree(old)
-        else:
-            os.rename(tmp, path)
-        _fsync_dir(parent)
+        return commit_dir(tmp, path)  # Same kimg again (e.g. after a rollback): the old one is replaced whole.
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return path
 
 
 def is_snapshot(path):
@@ -126,14 +111,6 @@ def is_protected(path):
     return os.path.exists(os.path.join(path, KEEP_MARKER))
 
 
-def remove_snapshot(path):
-    """Deletes a snapshot so that it vanishes at once: rename to a temporary name, then delete."""
-    parent = os.path.dirname(os.path.abspath(path))
-    trash = tempfile.mkdtemp(prefix='.' + os.path.basename(path) + '.old-', dir=parent)
-    os.replace(path, os.path.join(trash, 'previous'))
-    shutil.rmtree(trash)
-
-
 def _first_line(e):
     return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
 
@@ -161,25 +138,3 @@ def _write_json(path, obj):
         json.dump(obj, f, indent=2, sort_keys=True)
         f.flush()
         os.fsync(f.fileno())
-
-
-def _fsync_file(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path):
-    """Makes a rename or new directory entry durable (POSIX; a no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

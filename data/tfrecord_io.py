@@ -13,9 +13,10 @@ import os
 import re
 import shutil
 import struct
-import tempfile
 
 import numpy as np
+
+from common.files import commit_dir, temp_dir_beside
 
 
 class DatasetError(Exception):
@@ -89,19 +90,13 @@ def make_temp_dir(output_dir, overwrite=False):
     """A new hidden temporary directory beside `output_dir`, for `commit_temp_dir` to rename into place
     once complete, so that a failed or interrupted command never leaves half an output behind.
     Refuses an existing `output_dir` unless `overwrite`."""
-    final_dir = os.path.abspath(str(output_dir).rstrip('/'))
-    if os.path.exists(final_dir) and not overwrite:
+    if os.path.exists(str(output_dir).rstrip('/')) and not overwrite:
         raise DatasetError(f'{output_dir}: output already exists (use --overwrite to replace it)')
-    parent = os.path.dirname(final_dir)
-    os.makedirs(parent, exist_ok=True)
-    return tempfile.mkdtemp(prefix=f'.{os.path.basename(final_dir)}.tmp-', dir=parent)
+    return temp_dir_beside(output_dir)
 
 
 def commit_temp_dir(tmp_dir, output_dir):
-    final_dir = os.path.abspath(str(output_dir).rstrip('/'))
-    if os.path.exists(final_dir):  # Only reached with overwrite=True.
-        shutil.rmtree(final_dir)
-    os.rename(tmp_dir, final_dir)
+    commit_dir(tmp_dir, output_dir)
 
 
 class TFRecordExporter:
