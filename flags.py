@@ -27,7 +27,10 @@ flags.DEFINE_enum('nan_policy', None, ['rollback', 'stop'], 'On a non-finite los
 flags.DEFINE_float('nan_lr_factor', None, 'Learning-rate factor applied at each rollback (default 0.5).')
 flags.DEFINE_integer('nan_max_rollbacks', None, 'Rollbacks allowed before the run stops (default 3).')
 flags.DEFINE_integer('seed', None, 'Random seed (official: 1000).')
-flags.DEFINE_integer('num_gpus', None, 'Replicas (GPUs; logical CPU devices on a CPU-only host).')
+flags.DEFINE_integer('num_gpus', None, 'Replicas per machine (GPUs; logical CPU devices on a CPU-only host).')
+flags.DEFINE_string('worker_hosts', None, 'Multi-machine training: host:port of every worker, comma-separated, the '
+                    'same on all (writes TF_CONFIG; or set TF_CONFIG yourself). Needs --run_dir on a shared filesystem.')
+flags.DEFINE_integer('task_index', None, 'With --worker_hosts: this machine\'s position in the list (0 = chief).')
 flags.DEFINE_float('total_kimg', None, 'Training length in thousands of real images.')
 flags.DEFINE_bool('mirror_augment', None, 'Random left-right flips of the reals.')
 flags.DEFINE_string('cond', None, 'Conditioning: 0 = none, full = all label components, N = first N components.')

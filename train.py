@@ -5,6 +5,7 @@
     python train.py --resume=results/00003-pggan-celebahq      # continue exactly where it stopped
     python train.py --run_dir=results/ffhq --auto_resume     # the same command after every preemption
     python train.py --model=stylegan2 --config=config-e --data=datasets/ffhq --mirror_augment --gamma=10
+    python train.py --data=... --run_dir=/shared/run --worker_hosts=a:2222,b:2222 --task_index=0   # on a; 1 on b
 
 Flags are in flags.py; the full options are written to <run_dir>/training_options.json.
 """
@@ -124,6 +125,11 @@ def main(argv):
     from data.tfrecord_io import DatasetError
     try:
         opts = build_options()
+        if F.worker_hosts:
+            from common.distribute import configure_cluster
+            configure_cluster(F.worker_hosts, F.task_index)
+        from common.distribute import make_strategy
+        make_strategy(opts.num_gpus)  # First: a multi-worker strategy must exist before TensorFlow runs anything.
         if F.data is None:
             ensure_embedded_dataset(opts.data)
         run_dir = training_loop(opts, resume_command=resume_command(sys.argv))

@@ -19,6 +19,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from common import images as image_utils
+from common.distribute import any_worker, is_chief, make_strategy, num_workers  # noqa: F401 (make_strategy: API)
 from common.evaluation import snapshot_metrics
 from common.options import OptionsError, TrainingOptions
 from common.preemption import StopSignals
@@ -111,24 +112,6 @@ class RoundContext:
         return tf.stack([tf.constant(self.seed, tf.int64), self.step * 64 + purpose])
 
 
-_STRATEGIES = {}
-
-
-def make_strategy(num_gpus):
-    """MirroredStrategy over the first `num_gpus` GPUs (logical CPUs on a CPU-only host).
-
-    One strategy per device set and process: two strategies over the same devices reuse collective
-    instance keys, and their all-reduces then collide ("Shape mismatch in the collective instance")."""
-    gpus = tf.config.list_logical_devices('GPU')
-    devices = [d.name for d in gpus] if gpus else [d.name for d in tf.config.list_logical_devices('CPU')]
-    if num_gpus > len(devices):
-        raise OptionsError(f'--num_gpus={num_gpus}: only {len(devices)} device(s) available ({", ".join(devices)})')
-    key = tuple(devices[:num_gpus])
-    if key not in _STRATEGIES:
-        _STRATEGIES[key] = tf.distribute.MirroredStrategy(list(key))
-    return _STRATEGIES[key]
-
-
 class _CompiledPhases:
     """tf.function wrappers of the phases; they retrace only when shapes change (a new resolution).
 
@@ -209,30 +192,37 @@ def training_loop(opts: TrainingOptions, stop_after_ticks=None, resume_command=N
                       shuffle_mb=opts.shuffle_mb, seed=opts.random_seed)
     tf.keras.utils.set_random_seed(opts.random_seed)  # Weight initialization.
     parts = importlib.import_module(f'{opts.model}.training').build(opts, dataset, strategy)
-    run_dir, snapshot = _choose_run_dir(opts)
+    chief = is_chief(strategy)
+    if num_workers(strategy) > 1 and not opts.run_dir:
+        raise OptionsError('--run_dir is required with several workers: all of them must find the same run '
+                           'directory (on a filesystem they share)')
+    run_dir, snapshot = _choose_run_dir(opts, chief)
     if snapshot:
         _check_fits(parts, snapshot)      # Before a new run directory is made for a run that cannot start.
     run_dir = run_dir or create_run_dir(opts.result_dir, opts.desc)
-    log = Tee(os.path.join(run_dir, 'log.txt'))
+    log = Tee(os.path.join(run_dir, 'log.txt')) if chief else None
     try:
         state = _restore(opts, parts, snapshot) if snapshot else TrainState()
-        write_json_atomic(os.path.join(run_dir, 'training_options.json'), opts.to_json())
+        if chief:
+            write_json_atomic(os.path.join(run_dir, 'training_options.json'), opts.to_json())
         print(f'Run directory: {run_dir}' + (f' (continuing from {snapshot}, kimg {state.cur_nimg / 1000:.1f})'
                                              if snapshot else ''))
         print(f'Dataset: {opts.data} ({dataset.num_images} images, {dataset.resolution}x{dataset.resolution}x'
-              f'{dataset.num_channels}, {dataset.label_size} label dims); replicas: {strategy.num_replicas_in_sync}')
+              f'{dataset.num_channels}, {dataset.label_size} label dims); replicas: {strategy.num_replicas_in_sync}'
+              + (f' on {num_workers(strategy)} workers' if num_workers(strategy) > 1 else ''))
         with StopSignals() as stop:
-            _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, stop)
-        if stop.received:
+            _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, stop, chief)
+        if stop.received and chief:
             command = resume_command(run_dir) if resume_command else f'--run_dir={run_dir} --auto_resume'
             print(f'Stopped by {stop.received} at kimg {state.cur_nimg / 1000:.1f} with a snapshot. Resume with:\n'
                   f'  {command}')
     finally:
-        log.close()
+        if log:
+            log.close()
     return run_dir
 
 
-def _choose_run_dir(opts):
+def _choose_run_dir(opts, chief=True):
     """(run directory to continue or None for a new one, snapshot to resume from or None) for --run_dir,
     --resume and --auto_resume.
 
@@ -241,8 +231,9 @@ def _choose_run_dir(opts):
     latest = opts.resume == 'latest' or opts.auto_resume
     if opts.run_dir:
         run_dir = opts.run_dir
-        os.makedirs(run_dir, exist_ok=True)
-        if list_snapshots(run_dir) and not latest and not opts.resume:
+        if chief:
+            os.makedirs(run_dir, exist_ok=True)
+        if os.path.isdir(run_dir) and list_snapshots(run_dir) and not latest and not opts.resume:
             raise OptionsError(f'--run_dir={run_dir} already holds snapshots: add --auto_resume (or --resume=latest) '
                                f'to continue it, or choose another directory')
     elif latest:
@@ -250,8 +241,9 @@ def _choose_run_dir(opts):
     else:
         run_dir = None
     snapshot = None
-    if latest and run_dir:
-        remove_stale_temporaries(run_dir)
+    if latest and run_dir and os.path.isdir(run_dir):
+        if chief:
+            remove_stale_temporaries(run_dir)
         snapshot = newest_valid_snapshot(run_dir)
     elif opts.resume and opts.resume != 'latest':
         snapshot = locate_snapshot(opts.resume)
@@ -290,16 +282,18 @@ def _trackables(parts):
     return {**parts.nets, **parts.optimizers, **parts.extra_state}
 
 
-def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, stop):
+def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, stop, chief=True):
     # Snapshot grid: fixed reals, labels and latents for the whole run.
     grid = _grid_size(opts.grid_size, dataset.resolution)
     grid_reals, grid_labels = _next_batch(iter(dataset.pipeline(dataset.resolution, grid[0] * grid[1])), opts.data,
                                           dataset.resolution)
     grid_latents = np.random.RandomState(opts.random_seed).randn(grid[0] * grid[1], parts.latent_size).astype(np.float32)
-    if not os.path.exists(os.path.join(run_dir, 'reals.png')):
+    if chief and not os.path.exists(os.path.join(run_dir, 'reals.png')):
         _save_grid(grid_reals.numpy(), os.path.join(run_dir, 'reals.png'), grid)
 
     def save_fakes():
+        if not chief:
+            return None, None
         fakes = np.concatenate([parts.generate(grid_latents[i:i + 64], grid_labels[i:i + 64]).numpy()
                                 for i in range(0, len(grid_latents), 64)])
         path = os.path.join(run_dir, f'fakes{state.cur_nimg // 1000:06d}.png')
@@ -308,7 +302,7 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
 
     compiled = _CompiledPhases(strategy, parts.phases, opts.random_seed)
     all_finite = _all_finite_fn([w for net in parts.nets.values() for w in net.weights])
-    writer = tf.summary.create_file_writer(run_dir)
+    writer = tf.summary.create_file_writer(run_dir) if chief else tf.summary.create_noop_writer()
     total_nimg = int(opts.total_kimg * 1000)
     feed, feed_key = None, None
     tick_stats, tick_start_time, last_fakes = [], time.time(), None
@@ -350,9 +344,10 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
                         tick_stats.append((sched.minibatch, compiled.fns[phase.name](*args)))
                 state.step += 1
         bar.update((state.cur_nimg / 1000) - bar.n)
+        stop_requested = any_worker(strategy, stop.received is not None)           # All workers stop together.
 
         done = state.cur_nimg >= total_nimg                                         # Tick bookkeeping.
-        if state.cur_nimg < state.tick_start_nimg + sched.tick_kimg * 1000 and not done and not stop.received:
+        if state.cur_nimg < state.tick_start_nimg + sched.tick_kimg * 1000 and not done and not stop_requested:
             continue
         with _step_errors(opts, sched, strategy):                                   # The tick's one host read.
             means = _mean_stats(tick_stats)
@@ -386,12 +381,13 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
         with writer.as_default(step=state.cur_nimg):
             for k, v in scalars.items():
                 tf.summary.scalar(k, v)
-        stopping = done or stop.received or (stop_after_ticks is not None and state.cur_tick >= stop_after_ticks)
+        stopping = done or stop_requested or (stop_after_ticks is not None and state.cur_tick >= stop_after_ticks)
         if state.cur_tick % opts.image_snapshot_ticks == 0 or done:             # Grids and snapshots.
             last_fakes, fakes = save_fakes()
-            with writer.as_default(step=state.cur_nimg):
-                tf.summary.image('fakes', image_utils.to_uint8_progan(fakes[:16]), max_outputs=16)
-        if state.cur_tick % opts.network_snapshot_ticks == 0 or stopping:
+            if chief:
+                with writer.as_default(step=state.cur_nimg):
+                    tf.summary.image('fakes', image_utils.to_uint8_progan(fakes[:16]), max_outputs=16)
+        if chief and (state.cur_tick % opts.network_snapshot_ticks == 0 or stopping):
             snapshot = save_snapshot(os.path.join(run_dir, f'network-snapshot-{state.cur_nimg // 1000:06d}'),
                                      parts.model, parts.network_kwargs, _trackables(parts),
                                      state={'train_state': dataclasses.asdict(state), 'options': opts.to_json()})

@@ -94,7 +94,11 @@ class Dataset:
             raise DatasetError(f'{self.tfrecord_dir}: resolution {resolution} requested, dataset has {self.resolution}')
         ds = self._records(resolution, position)
         if num_workers > 1:  # Each worker keeps its slice of every global batch, in replica order.
-            ds = ds.batch(batch_size * replicas_per_worker, drop_remainder=True).shard(num_workers, worker_index).unbatch()
+            # (A filter on the stream position rather than batch/shard/unbatch, which crashed TF 2.21's
+            # multi-worker input pipeline when the labels have zero width.)
+            per_worker, start = batch_size * replicas_per_worker, int(position)
+            ds = ds.filter(lambda rec, label, pos: (pos - start) % (per_worker * num_workers) // per_worker
+                           == worker_index)
         ds = ds.batch(batch_size, drop_remainder=True)
         channels, seed, mirror = self.num_channels, self.seed, self.mirror_augment
 
