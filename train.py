@@ -68,7 +68,8 @@ def build_options():
         sched = dict(preset.get('sched', {}))
         for flag, field in (('minibatch_size', 'minibatch_size_base'), ('minibatch_gpu', 'minibatch_gpu_base'),
                             ('lrate', 'G_lrate_base'), ('lrate', 'D_lrate_base'), ('lrate_rampup_kimg', 'lrate_rampup_kimg'),
-                            ('tick_kimg_base', 'tick_kimg_base')):
+                            ('tick_kimg_base', 'tick_kimg_base'), ('lod_initial_resolution', 'lod_initial_resolution'),
+                            ('lod_training_kimg', 'lod_training_kimg'), ('lod_transition_kimg', 'lod_transition_kimg')):
             if F[flag].value is not None:
                 sched[field] = F[flag].value
         sched = SG2ScheduleOptions(**sched)
