@@ -60,7 +60,8 @@ flags.DEFINE_bool('use_leakyrelu', None, 'Leaky ReLU (else ReLU) in G.')
 flags.DEFINE_bool('normalize_latents', None, 'Pixel-normalize the latents.')
 # StyleGAN2 (official run_training.py / training_loop.py arguments).
 flags.DEFINE_float('gamma', None, 'StyleGAN2: R1 weight (config-e: 100, others: 10).')
-flags.DEFINE_integer('minibatch_size', None, 'StyleGAN2: global minibatch (official 32).')
+flags.DEFINE_integer('minibatch_size', None, 'StyleGAN2: global minibatch at every resolution (official 32; '
+                     'configs a-d: 256 at 8x8 down to 32 from 64x64).')
 flags.DEFINE_integer('minibatch_gpu', None, 'StyleGAN2: samples per GPU and round (official 4); more rounds '
                      'accumulate gradients.')
 flags.DEFINE_float('lrate', None, 'StyleGAN2: learning rate of G and D (official 0.002).')
