@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from common.layers import (EqualizedConv2D, EqualizedDense, MinibatchStddev, _fused_kernel, downscale2d,
                            leaky_relu, upscale2d)
-from stylegan2.networks import NOISE_MODES, LabelConcat, Mapping, _check_choice, _ScopedModel
+from stylegan2.networks import NOISE_MODES, Mapping, Synthesis, _check_choice, _ScopedModel
 from stylegan2.networks_progressive import add_lod, grow_images, lod_value, shrink_features
 
 ACTIVATIONS_V1 = {'relu': tf.nn.relu, 'lrelu': leaky_relu}  # Both with gain sqrt(2) in the weights.
@@ -217,15 +217,7 @@ class StyleSynthesis(_ScopedModel):
         add_lod(self)
         self(tf.zeros([1, self.num_ws, dlatent_size]))
 
-    def _noise(self, index, batch, mode, noise):
-        if not self.use_noise or mode == 'none':
-            return None
-        if noise is not None:
-            return tf.cast(noise[index], tf.float32)
-        size = self.noise_sizes[index]
-        if mode == 'const':
-            return tf.reshape(self.noise_buffers[index], [1, size, size, 1])
-        return tf.random.normal([batch, size, size, 1])
+    _noise = Synthesis._noise
 
     def call(self, ws, noise_mode=None, noise=None, lod=None, level=None):
         """As RevisedSynthesis.call (networks_progressive.py)."""
