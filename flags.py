@@ -73,7 +73,8 @@ flags.DEFINE_bool('use_leakyrelu', None, 'Leaky ReLU (else ReLU) in G.')
 flags.DEFINE_bool('normalize_latents', None, 'Pixel-normalize the latents.')
 # StyleGAN2 (official run_training.py / training_loop.py arguments).
 flags.DEFINE_float('gamma', None, 'StyleGAN2: R1 weight (config-e: 100, others: 10).')
-flags.DEFINE_integer('minibatch_size', None, 'StyleGAN2: global minibatch (official 32).')
+flags.DEFINE_integer('minibatch_size', None, 'StyleGAN2: global minibatch at every resolution (official 32; '
+                     'configs a-d: 256 at 8x8 down to 32 from 64x64).')
 flags.DEFINE_integer('minibatch_gpu', None, 'StyleGAN2: samples per GPU and round (official 4); more rounds '
                      'accumulate gradients.')
 flags.DEFINE_float('lrate', None, 'StyleGAN2: learning rate of G and D (official 0.002).')
@@ -120,9 +121,25 @@ def _sg2(G=None, D=None, gamma=10.0, **top):
     return dict(G=dict(G or {}), D=dict(D or {}), D_loss=dict(gamma=gamma), **top)
 
 
-# NVlabs/stylegan2 run_training.py: configs e and f (a-d arrive with the ablation issue), and the Table 2
-# architecture variants of config e. Configs a-e shrink the networks to fmap_base 8192.
+# NVlabs/stylegan2 run_training.py: configs a-f (Table 1) and the Table 2 architecture variants of config e.
+# Configs a-e shrink the networks to fmap_base 8192. Configs a-d grow progressively from 8x8 with the
+# schedule below; a-c have no path-length regularization, a-b no lazy regularization, and a uses the original
+# StyleGAN networks (G_style / D_basic, whose default fmap_base is 8192).
+_PROGRESSIVE = dict(lod_initial_resolution=8, G_lrate_base=0.001, D_lrate_base=0.001,
+                    G_lrate_dict={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003},
+                    D_lrate_dict={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003},
+                    minibatch_size_base=32, minibatch_size_dict={8: 256, 16: 128, 32: 64, 64: 32},
+                    minibatch_gpu_base=4, minibatch_gpu_dict={8: 32, 16: 16, 32: 8, 64: 4})
+_NO_PATH_LENGTH = dict(func_name='G_logistic_ns')
+_REVISED = dict(G=dict(fmap_base=8 << 10, synthesis_func='G_synthesis_stylegan_revised'),
+                D=dict(fmap_base=8 << 10, func_name='D_stylegan'), sched=_PROGRESSIVE)
+
 SG2_PRESETS = {
+    'config-a': _sg2(G=dict(func_name='G_style', fmap_base=8 << 10), D=dict(func_name='D_basic', fmap_base=8 << 10),
+                     sched=_PROGRESSIVE, G_loss=_NO_PATH_LENGTH, lazy_regularization=False),
+    'config-b': _sg2(**_REVISED, G_loss=_NO_PATH_LENGTH, lazy_regularization=False),
+    'config-c': _sg2(**_REVISED, G_loss=_NO_PATH_LENGTH),
+    'config-d': _sg2(**_REVISED),
     'config-f': _sg2(G=dict(fmap_base=16 << 10), D=dict(fmap_base=16 << 10)),
     'config-e': _sg2(G=dict(fmap_base=8 << 10), D=dict(fmap_base=8 << 10), gamma=100.0),
     **{f'config-e-G{g}-D{d}': _sg2(G=dict(fmap_base=8 << 10, architecture=g),

@@ -73,9 +73,13 @@ def build_options():
         sched = dict(preset.get('sched', {}))
         for flag, field in (('minibatch_size', 'minibatch_size_base'), ('minibatch_gpu', 'minibatch_gpu_base'),
                             ('lrate', 'G_lrate_base'), ('lrate', 'D_lrate_base'), ('lrate_rampup_kimg', 'lrate_rampup_kimg'),
-                            ('tick_kimg_base', 'tick_kimg_base')):
+                            ('tick_kimg_base', 'tick_kimg_base'), ('lod_initial_resolution', 'lod_initial_resolution'),
+                            ('lod_training_kimg', 'lod_training_kimg'), ('lod_transition_kimg', 'lod_transition_kimg')):
             if F[flag].value is not None:
                 sched[field] = F[flag].value
+        for flag, field in (('minibatch_size', 'minibatch_size_dict'), ('minibatch_gpu', 'minibatch_gpu_dict')):
+            if F[flag].value is not None:
+                sched[field] = {}  # One value at every resolution (configs a-d have per-resolution ones).
         sched = SG2ScheduleOptions(**sched)
         top.setdefault('total_kimg', 25000)
         top.setdefault('image_snapshot_ticks', 10)

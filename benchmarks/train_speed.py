@@ -3,6 +3,10 @@
     python -m benchmarks.train_speed                       # ProGAN: the default run's networks (cpu-fashion32)
     python -m benchmarks.train_speed --config=res128       # ProGAN: a 128x128 RGB configuration
     python -m benchmarks.train_speed --model=stylegan2 --config=config-e --resolution=32 --minibatch=32
+    python -m benchmarks.train_speed --model=stylegan2 --config=config-a --resolution=32 --minibatch=32 --fmap_base=2048
+
+StyleGAN2 configs a-d (progressive) are timed at full resolution (lod 0, level 0), where the growing networks
+run every layer. --fmap_base / --fmap_max shrink the preset's networks for a CPU.
 
 StyleGAN2 is timed like ../shared/bench/peer_ada.py times the official code: each phase (Gmain, Greg, Dmain
 with the Gs update, Dreg) runs `--steps` times after one untimed run, and one iteration costs
@@ -108,20 +112,24 @@ def stylegan2_speed():
     preset = train_flags.SG2_PRESETS[config]
     minibatch = FLAGS.minibatch or 32
     minibatch_gpu = FLAGS.minibatch_gpu or minibatch
+    sizes = {k: FLAGS[k].value for k in ('fmap_base', 'fmap_max') if FLAGS[k].value is not None}
+    top = {k: v for k, v in preset.items() if k in ('D_loss', 'G_loss', 'lazy_regularization')}
+    sched = {**preset.get('sched', {}), 'minibatch_size_base': minibatch, 'minibatch_size_dict': {},
+             'minibatch_gpu_base': minibatch_gpu, 'minibatch_gpu_dict': {}}
     with tempfile.TemporaryDirectory() as tmp:
         dataset = _synthetic_dataset(tmp, FLAGS.resolution, 3, minibatch * 2)
-        opts = TrainingOptions(model='stylegan2', data=dataset.tfrecord_dir, G_kwargs=preset['G'], D_kwargs=preset['D'],
-                               D_loss=preset['D_loss'], xla=bool(FLAGS.xla),
-                               sched=SG2ScheduleOptions(minibatch_size_base=minibatch, minibatch_gpu_base=minibatch_gpu))
+        opts = TrainingOptions(model='stylegan2', data=dataset.tfrecord_dir, G_kwargs={**preset['G'], **sizes},
+                               D_kwargs={**preset['D'], **sizes}, xla=bool(FLAGS.xla), sched=SG2ScheduleOptions(**sched),
+                               **top)
         strategy = make_strategy(1)
         parts = training.build(opts, dataset, strategy)
         compiled = _CompiledPhases(strategy, parts.phases, 0)
-        sched = parts.schedule(0)
+        sched = parts.schedule(10 ** 12)  # Late enough for lod 0 (full resolution) in the growing configs.
         parts.configure(sched)
         rounds = minibatch // minibatch_gpu
         feed = iter(dataset.distribute(strategy, dataset.resolution, minibatch))
         count = lambda net: sum(int(np.prod(v.shape)) for v in net.trainable_variables)  # noqa: E731
-        print(f'model=stylegan2 config={config} resolution={dataset.resolution} minibatch={minibatch} '
+        print(f'model=stylegan2 config={config} resolution={dataset.resolution} lod={sched.lod} minibatch={minibatch} '
               f'minibatch_gpu={minibatch_gpu} G params={count(parts.nets["G"])} D params={count(parts.nets["D"])} '
               f'threads intra={tf.config.threading.get_intra_op_parallelism_threads()}')
         ms, intervals = {}, {}

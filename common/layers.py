@@ -165,3 +165,12 @@ def downscale2d(x, factor=2):
 
 def leaky_relu(x, alpha=0.2):
     return tf.maximum(x * alpha, x)
+
+
+def process_reals(x, lod, full_resolution):
+    """Official `process_reals` (ProGAN and StyleGAN2) after the dynamic range, which the input pipeline does:
+    cross-fade the reals between this resolution and the next lower one like the generator's fade-in, then
+    upscale (nearest) to the networks' full resolution. x: [N, r, r, C] at the schedule's current resolution."""
+    y = upscale2d(downscale2d(x))
+    x = lerp(x, y, lod - tf.floor(lod))
+    return upscale2d(x, full_resolution // x.shape[1])

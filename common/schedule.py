@@ -58,24 +58,6 @@ def _lod(kimg, resolution_log2, lod_initial_resolution, lod_training_kimg, lod_t
     return max(lod, 0.0)
 
 
-def training_schedule(cur_nimg, resolution_log2, num_gpus, opts: ScheduleOptions) -> Schedule:
-    """ProGAN's TrainingSchedule."""
-    kimg = cur_nimg / 1000.0
-    lod = _lod(kimg, resolution_log2, opts.lod_initial_resolution, opts.lod_training_kimg, opts.lod_transition_kimg)
-    resolution = 2 ** (resolution_log2 - int(np.floor(lod)))
-
-    minibatch = opts.minibatch_dict.get(resolution, opts.minibatch_base)
-    minibatch -= minibatch % num_gpus
-    if resolution in opts.max_minibatch_per_gpu:
-        minibatch = min(minibatch, opts.max_minibatch_per_gpu[resolution] * num_gpus)
-
-    return Schedule(kimg=kimg, lod=float(lod), resolution=int(resolution), minibatch=int(minibatch),
-                    G_lrate=float(opts.G_lrate_dict.get(resolution, opts.G_lrate_base)),
-                    D_lrate=float(opts.D_lrate_dict.get(resolution, opts.D_lrate_base)),
-                    tick_kimg=float(opts.tick_kimg_dict.get(resolution, opts.tick_kimg_base)),
-                    minibatch_gpu=int(minibatch) // num_gpus)
-
-
 def lod_changed_phase(prev_lod, lod):
     """True when the official code resets the optimizers: lod crossed or left an integer."""
     return np.floor(lod) != np.floor(prev_lod) or np.ceil(lod) != np.ceil(prev_lod)
@@ -86,7 +68,8 @@ SG2_TICK_KIMG = {8: 28, 16: 24, 32: 20, 64: 16, 128: 12, 256: 8, 512: 6, 1024: 4
 
 @dataclasses.dataclass(frozen=True)
 class SG2ScheduleOptions:
-    """`training_schedule` of NVlabs/stylegan2 (training_loop.py); defaults as run_training.py sets them."""
+    """`training_schedule` of NVlabs/stylegan2 (training_loop.py); defaults as run_training.py sets them.
+    Configs a-d grow progressively (lod_initial_resolution 8), e and f do not."""
     lod_initial_resolution: Optional[int] = None   # None = no progressive growing (configs e, f).
     lod_training_kimg: float = 600
     lod_transition_kimg: float = 600
@@ -107,21 +90,33 @@ class SG2ScheduleOptions:
             object.__setattr__(self, name, _int_keys(getattr(self, name)))
 
 
-def sg2_training_schedule(cur_nimg, resolution_log2, opts: SG2ScheduleOptions) -> Schedule:
+def training_schedule(cur_nimg, resolution_log2, num_gpus, opts) -> Schedule:
+    """The official TrainingSchedule: ProGAN's (`ScheduleOptions`) or StyleGAN2's (`SG2ScheduleOptions`, whose
+    progressive configs a-d grow with the same lod formula). They differ only in how the minibatch is chosen:
+    ProGAN splits one global minibatch over the GPUs (with per-GPU limits), StyleGAN2 has a per-GPU minibatch
+    of its own and accumulates gradients over rounds; StyleGAN2 also has a learning-rate ramp-up."""
     kimg = cur_nimg / 1000.0
-    lod = 0.0
+    lod = 0.0  # StyleGAN2 without lod_initial_resolution (configs e, f): no growing.
     if opts.lod_initial_resolution is not None:
         lod = _lod(kimg, resolution_log2, opts.lod_initial_resolution, opts.lod_training_kimg,
                    opts.lod_transition_kimg)
     resolution = 2 ** (resolution_log2 - int(np.floor(lod)))
     G_lrate = opts.G_lrate_dict.get(resolution, opts.G_lrate_base)
     D_lrate = opts.D_lrate_dict.get(resolution, opts.D_lrate_base)
-    if opts.lrate_rampup_kimg > 0:
-        rampup = min(kimg / opts.lrate_rampup_kimg, 1.0)
-        G_lrate *= rampup
-        D_lrate *= rampup
-    return Schedule(kimg=kimg, lod=float(lod), resolution=int(resolution),
-                    minibatch=int(opts.minibatch_size_dict.get(resolution, opts.minibatch_size_base)),
+    if isinstance(opts, SG2ScheduleOptions):
+        minibatch = opts.minibatch_size_dict.get(resolution, opts.minibatch_size_base)
+        minibatch_gpu = opts.minibatch_gpu_dict.get(resolution, opts.minibatch_gpu_base)
+        if opts.lrate_rampup_kimg > 0:
+            rampup = min(kimg / opts.lrate_rampup_kimg, 1.0)
+            G_lrate *= rampup
+            D_lrate *= rampup
+    else:
+        minibatch = opts.minibatch_dict.get(resolution, opts.minibatch_base)
+        minibatch -= minibatch % num_gpus
+        if resolution in opts.max_minibatch_per_gpu:
+            minibatch = min(minibatch, opts.max_minibatch_per_gpu[resolution] * num_gpus)
+        minibatch_gpu = minibatch // num_gpus
+    return Schedule(kimg=kimg, lod=float(lod), resolution=int(resolution), minibatch=int(minibatch),
                     G_lrate=float(G_lrate), D_lrate=float(D_lrate),
                     tick_kimg=float(opts.tick_kimg_dict.get(resolution, opts.tick_kimg_base)),
-                    minibatch_gpu=int(opts.minibatch_gpu_dict.get(resolution, opts.minibatch_gpu_base)))
+                    minibatch_gpu=int(minibatch_gpu))

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common.layers import downscale2d, lerp, upscale2d
+from common.layers import process_reals
 from common.schedule import training_schedule
 from common.training_loop import Phase, TrainingParts
 from pggan import loss as losses
@@ -21,15 +21,6 @@ def network_kwargs(opts, dataset):
     """Constructor kwargs of G and D: the dataset decides channels, resolution and label size."""
     shape = dict(num_channels=dataset.num_channels, resolution=dataset.resolution, label_size=dataset.label_size)
     return {'G': {**opts.G_kwargs, **shape}, 'D': {**opts.D_kwargs, **shape}}
-
-
-def process_reals(x, lod, full_resolution):
-    """Official `process_reals` after the dynamic range (done by the input pipeline): cross-fade the reals
-    between this resolution and the next lower one like the generator's fade-in, then upscale (nearest)
-    to the networks' full resolution. x: [N, r, r, C] at the schedule's current resolution."""
-    y = upscale2d(downscale2d(x))
-    x = lerp(x, y, lod - tf.floor(lod))
-    return upscale2d(x, full_resolution // x.shape[1])
 
 
 def make_adam(opts_dict):

@@ -1,5 +1,5 @@
-"""`load_network`: official StyleGAN2 (TF1) and StyleGAN2-ADA (TF) pickles `(G, D, Gs)`, plain or
-xz-compressed, or our snapshots -> Keras Generator, Discriminator and Gs.
+"""`load_network`: official StyleGAN (v1, `G_style` / `D_basic`), StyleGAN2 (TF1, configs b-f) and
+StyleGAN2-ADA (TF) pickles `(G, D, Gs)`, plain or xz-compressed, or our snapshots -> Keras G, D and Gs.
 
 Official variables map one to one onto ours by name (`synthesis/8x8/Conv0_up/mod_weight` -> layer
 `8x8.Conv0_up` of `G.synthesis`, variable `mod_weight`); every official variable must be used and every one
@@ -13,14 +13,21 @@ import numpy as np
 from common.pickle_io import (NetworkLoadError, Networks, NetworkState, is_snapshot_dir, load_snapshot_networks,
                               read_network_pickle)
 from stylegan2.networks import Discriminator, Generator
+from stylegan2.networks_progressive import StyleGANDiscriminator
+from stylegan2.networks_stylegan import BasicDiscriminator, StyleGenerator
 
 
 
 
-# The code base that built a network, told by its build functions: G_main exists in both, so G is told by
-# its synthesis component.
-_SYNTHESIS_ORIGIN = {'G_synthesis_stylegan2': 'stylegan2', 'G_synthesis': 'ada'}
-_D_ORIGIN = {'D_stylegan2': 'stylegan2', 'D_main': 'ada'}
+# The code base that built a network, told by its build functions: G_main exists in both StyleGAN2 code
+# bases, so G is told by its synthesis component.
+_SYNTHESIS_ORIGIN = {'G_synthesis_stylegan2': 'stylegan2', 'G_synthesis_stylegan_revised': 'stylegan2',
+                     'G_synthesis': 'ada'}
+_D_ORIGIN = {'D_stylegan2': 'stylegan2', 'D_main': 'ada', 'D_stylegan': 'stylegan2', 'D_basic': 'stylegan'}
+
+# Official build function -> our class; also how snapshots name their networks (kwargs `func_name`).
+NETWORK_CLASSES = {'G_main': Generator, 'G_style': StyleGenerator, 'D_stylegan2': Discriminator,
+                   'D_main': Discriminator, 'D_stylegan': StyleGANDiscriminator, 'D_basic': BasicDiscriminator}
 
 # Official defaults of StyleGAN2-ADA (TF) where they differ from TF1 StyleGAN2, whose defaults our
 # constructors have. Read from training/networks.py of both repositories.
@@ -36,7 +43,6 @@ _UNSUPPORTED_D = {'use_pagan': False, 'use_spectral_norm': False, 'score_max': 1
 _OTHER_FAMILIES = {
     'G_paper': 'a ProGAN pickle: load it with pggan.load_network',
     'D_paper': 'a ProGAN pickle: load it with pggan.load_network',
-    'G_style': 'a StyleGAN (v1) pickle, which this loader does not read',
 }
 
 
@@ -46,19 +52,31 @@ def _short(func_name):
 
 
 def _scoped_variables(model):
-    return {f'{scope}/{var.name}': var for scope, layer in model.layers_by_scope.items() for var in layer.weights}
+    """Layers own their official variables by name, or list them (`official_variables`) when they hold
+    several sub-scopes (StyleGAN's `Noise/weight`, `StyleMod/weight`)."""
+    table = {}
+    for scope, layer in model.layers_by_scope.items():
+        own = layer.official_variables() if hasattr(layer, 'official_variables') else {v.name: v for v in layer.weights}
+        table.update({f'{scope}/{name}': var for name, var in own.items()})
+    return table
 
 
 def network_variables(net):
     """Official name -> our variable. Generator names are those of the pickle: own variables
-    (`dlatent_avg`), then `<component>/<name>` (`mapping/Dense0/weight`, `synthesis/noise3`)."""
-    if isinstance(net, Generator):
+    (`dlatent_avg`, and `lod` for growing networks), then `<component>/<name>` (`mapping/Dense0/weight`,
+    `synthesis/noise3`). A growing G's `lod` is the synthesis network's: G_main and G_style copy theirs
+    into it at every call, so the pickle's `synthesis/lod` is not read."""
+    if isinstance(net, (Generator, StyleGenerator)):
         table = {'dlatent_avg': net.mapping.dlatent_avg}
         for key, component in (('mapping', net.mapping), ('synthesis', net.synthesis)):
             table.update({f'{key}/{name}': var for name, var in _scoped_variables(component).items()})
         table.update({f'synthesis/noise{i}': var for i, var in enumerate(net.synthesis.noise_buffers)})
-        return table
-    return _scoped_variables(net)
+        lod = getattr(net.synthesis, 'lod', None)
+    else:
+        table, lod = _scoped_variables(net), getattr(net, 'lod', None)
+    if lod is not None:
+        table['lod'] = lod
+    return table
 
 
 def _official_variables(state, where):
@@ -72,9 +90,10 @@ def _official_variables(state, where):
 
 def assign_official_variables(net, variables, where):
     """Sets every variable of `net` from `variables` (official name -> array), checked as described above.
-    TF1 StyleGAN2's G `lod` (always 0 for these networks, ignored by ada-pytorch's converter) is skipped."""
-    variables = {k: v for k, v in variables.items() if k != 'lod'}
+    `lod` is skipped for networks that do not grow (TF1 StyleGAN2's G keeps one, always 0, which
+    ada-pytorch's converter ignores too), and so is `synthesis/lod` (see network_variables)."""
     ours = network_variables(net)
+    variables = {k: v for k, v in variables.items() if k != 'synthesis/lod' and (k != 'lod' or 'lod' in ours)}
     missing, unknown = sorted(set(ours) - set(variables)), sorted(set(variables) - set(ours))
     if missing or unknown:
         raise NetworkLoadError(f'{where}: variables do not match the network built from its kwargs '
@@ -98,16 +117,23 @@ def official_kwargs(state, kind, where):
         synthesis = state.components.get('synthesis')
         synthesis_func = _short(synthesis.build_func_name) if isinstance(synthesis, NetworkState) else None
         origin = _SYNTHESIS_ORIGIN.get(synthesis_func) if func == 'G_main' else None
+        if func == 'G_style' and synthesis_func == 'G_synthesis':
+            origin = 'stylegan'
         if origin is None:
             raise NetworkLoadError(f'{where}: generator built by {func!r} with synthesis {synthesis_func!r}; '
-                                   f'expected G_main with {" or ".join(_SYNTHESIS_ORIGIN)}')
+                                   f'expected G_main with {" or ".join(_SYNTHESIS_ORIGIN)}, or G_style with G_synthesis')
     else:
         origin = _D_ORIGIN.get(func)
         if origin is None:
             raise NetworkLoadError(f'{where}: discriminator built by {func!r}, expected {" or ".join(_D_ORIGIN)}')
     kwargs = dict(_ADA_DEFAULTS[kind]) if origin == 'ada' else {}
     kwargs.update(state.static_kwargs)
+    kwargs['func_name'] = func
+    if origin == 'stylegan':
+        return kwargs
     kwargs['label_layout'] = origin
+    if synthesis_func_of(state, kind) == 'G_synthesis_stylegan_revised':
+        kwargs['synthesis_func'] = 'G_synthesis_stylegan_revised'
     if kind == 'D':
         for key, off in _UNSUPPORTED_D.items():
             if kwargs.get(key, off) != off:
@@ -117,12 +143,24 @@ def official_kwargs(state, kind, where):
     return kwargs
 
 
+def synthesis_func_of(state, kind):
+    synthesis = state.components.get('synthesis') if kind == 'G' else None
+    return _short(synthesis.build_func_name) if isinstance(synthesis, NetworkState) else None
+
+
+def build_network(kwargs, name):
+    """Our network from kwargs that name its official build function (`func_name`, default G_main / D_stylegan2)."""
+    kwargs = dict(kwargs)
+    func = kwargs.pop('func_name', 'G_main' if name in ('G', 'Gs') else 'D_stylegan2')
+    return NETWORK_CLASSES[func](name=name, **kwargs)
+
+
 def _from_state(state, kind, where, name):
     if not isinstance(state, NetworkState):
         raise NetworkLoadError(f'{where}: network {name} is not a network state')
     kwargs = official_kwargs(state, kind, f'{where} [{name}]')
     try:
-        net = (Generator if kind == 'G' else Discriminator)(name=name, **kwargs)
+        net = build_network(kwargs, name)
     except (TypeError, ValueError) as e:
         raise NetworkLoadError(f'{where} [{name}]: cannot build the network from its kwargs ({e})')
     assign_official_variables(net, _official_variables(state, f'{where} [{name}]'), f'{where} [{name}]')
@@ -146,8 +184,7 @@ def load_network(path):
 
 def build_networks(kwargs):
     """G, D, Gs from snapshot kwargs {'G': Generator kwargs, 'D': Discriminator kwargs}."""
-    G, D = Generator(name='G', **kwargs['G']), Discriminator(name='D', **kwargs['D'])
-    return G, D, Generator(name='Gs', **kwargs['G'])
+    return build_network(kwargs['G'], 'G'), build_network(kwargs['D'], 'D'), build_network(kwargs['G'], 'Gs')
 
 
 def _load_snapshot(path):

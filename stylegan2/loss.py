@@ -4,12 +4,19 @@ regularization for G, logistic loss with R1 for D.
 Losses return per-replica *sums* over samples, to be divided by the global batch (the official per-GPU
 `reduce_mean`, averaged over GPUs, is the same global mean). Regularizers are returned separately so that
 they can run lazily; the caller multiplies them by the interval.
+
+`level` (progressive configs a-d): floor(lod) of the current resolution, passed on to the growing networks
+(see stylegan2/networks_progressive.py); None for networks that do not grow.
 """
 import numpy as np
 import tensorflow as tf
 
 
-def generate(G, latents, labels, noise=None, mixing_latents=None, mixing_cutoff=None, update_w_avg=True):
+def _at(level):
+    return {} if level is None else {'level': level}
+
+
+def generate(G, latents, labels, noise=None, mixing_latents=None, mixing_cutoff=None, update_w_avg=True, level=None):
     """Fakes and their ws as G_main does during training: the tracked dlatent_avg is updated from the
     batch (first ws, before mixing), style mixing replaces the layers from `mixing_cutoff` on by those of
     `mixing_latents`, and `noise` (per-layer tensors, drawn by the caller) feeds the noise inputs."""
@@ -20,22 +27,22 @@ def generate(G, latents, labels, noise=None, mixing_latents=None, mixing_cutoff=
         ws2 = G.mapping(mixing_latents, labels)
         layer = tf.range(ws.shape[1])[tf.newaxis, :, tf.newaxis]
         ws = tf.where(layer < mixing_cutoff, ws, ws2)
-    return G.synthesis(ws, noise_mode='random', noise=noise), ws
+    return G.synthesis(ws, noise_mode='random', noise=noise, **_at(level)), ws
 
 
-def G_logistic_ns(G, D, latents, labels, **mixing):
-    fakes, _ = generate(G, latents, labels, **mixing)
-    fake_scores = D(fakes, labels)
+def G_logistic_ns(G, D, latents, labels, level=None, **mixing):
+    fakes, _ = generate(G, latents, labels, level=level, **mixing)
+    fake_scores = D(fakes, labels, **_at(level))
     loss = tf.reduce_sum(tf.nn.softplus(-fake_scores))
     return loss, {'Loss/scores/fake': tf.reduce_sum(fake_scores)}
 
 
-def G_pathreg(G, pl_latents, pl_labels, pl_noise, pl_mean, pl_decay=0.01, pl_weight=2.0, **mixing):
+def G_pathreg(G, pl_latents, pl_labels, pl_noise, pl_mean, pl_decay=0.01, pl_weight=2.0, level=None, **mixing):
     """Path-length regularizer on a (shrunk) minibatch. Returns (sum of penalties, new pl_mean, stats).
     `pl_noise` is N(0, 1) of the images' shape; it is scaled by 1/sqrt(H*W) here as official.
     `pl_mean` is updated from the global mean of the lengths (the caller all-reduces it)."""
     with tf.GradientTape() as tape:
-        fakes, ws = generate(G, pl_latents, pl_labels, update_w_avg=True, **mixing)
+        fakes, ws = generate(G, pl_latents, pl_labels, update_w_avg=True, level=level, **mixing)
         tape.watch(ws)
         noise = pl_noise / np.sqrt(fakes.shape[1] * fakes.shape[2])
         out = tf.reduce_sum(fakes * noise)
@@ -48,19 +55,19 @@ def G_pathreg(G, pl_latents, pl_labels, pl_noise, pl_mean, pl_decay=0.01, pl_wei
     return penalty * pl_weight, new_mean, {'Loss/pl_lengths': tf.reduce_sum(lengths), 'Loss/pl_penalty': penalty}
 
 
-def D_logistic(G, D, latents, labels, reals, **mixing):
-    fakes, _ = generate(G, latents, labels, **mixing)
-    real_scores = D(reals, labels)
-    fake_scores = D(fakes, labels)
+def D_logistic(G, D, latents, labels, reals, level=None, **mixing):
+    fakes, _ = generate(G, latents, labels, level=level, **mixing)
+    real_scores = D(reals, labels, **_at(level))
+    fake_scores = D(fakes, labels, **_at(level))
     loss = tf.reduce_sum(tf.nn.softplus(fake_scores)) + tf.reduce_sum(tf.nn.softplus(-real_scores))
     return loss, {'Loss/scores/real': tf.reduce_sum(real_scores), 'Loss/scores/fake': tf.reduce_sum(fake_scores)}
 
 
-def D_r1(D, reals, labels, gamma=10.0):
+def D_r1(D, reals, labels, gamma=10.0, level=None):
     """R1: gamma/2 * |grad D(reals)|^2 per sample, summed."""
     with tf.GradientTape() as tape:
         tape.watch(reals)
-        real_scores = D(reals, labels)
+        real_scores = D(reals, labels, **_at(level))
         total = tf.reduce_sum(real_scores)
     grads = tape.gradient(total, reals)
     penalty = tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])

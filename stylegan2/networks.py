@@ -37,6 +37,7 @@ ACTIVATIONS = {
 }
 LABEL_LAYOUTS = ('stylegan2', 'ada')
 NOISE_MODES = ('const', 'none', 'random')
+SYNTHESIS_FUNCS = ('G_synthesis_stylegan2', 'G_synthesis_stylegan_revised')
 
 
 def activate(x, act='linear', clamp=None):
@@ -255,11 +256,15 @@ class Mapping(_ScopedModel):
         for i in range(mapping_layers):
             last = i == mapping_layers - 1
             fmaps = dlatent_size if last or mapping_fmaps is None else mapping_fmaps
-            self.dense.append(self._add(f'Dense{i}', DenseLayer, fmaps, lrmul=mapping_lrmul, act=mapping_nonlinearity))
+            self.dense.append(self._mapping_layer(f'Dense{i}', fmaps, mapping_lrmul, mapping_nonlinearity))
         # aggregation='mean': updates from several replicas average to the update from the global batch mean.
         self.dlatent_avg = self.add_weight(name='dlatent_avg', shape=(dlatent_size,), initializer='zeros',
                                            trainable=False, aggregation='mean')
         self(tf.zeros([1, latent_size]), tf.zeros([1, label_size]))
+
+    def _mapping_layer(self, scope, fmaps, lrmul, act):
+        """One mapping layer (StyleGAN (v1) puts the activation gain into the weights instead)."""
+        return self._add(scope, DenseLayer, fmaps, lrmul=lrmul, act=act)
 
     def call(self, z, c=None, truncation_psi=1.0, truncation_cutoff=None):
         """z [N, latent_size], c [N, label_size] (one-hot) -> ws [N, num_ws, dlatent_size].
@@ -449,9 +454,15 @@ class Generator(_ScopedModel):
                  conv_clamp=None,            # Clamp conv outputs (ADA); None = off.
                  dlatent_avg_beta=0.995,     # Training: decay of the moving average of w.
                  style_mixing_prob=0.9,      # Training: probability of style mixing regularization.
+                 synthesis_func='G_synthesis_stylegan2',  # Or 'G_synthesis_stylegan_revised' (configs b-d).
                  name='G', **_ignored):
         super().__init__(name=name)
-        self.synthesis = Synthesis(
+        _check_choice('synthesis_func', synthesis_func, SYNTHESIS_FUNCS)
+        if synthesis_func == 'G_synthesis_stylegan_revised':
+            from stylegan2.networks_progressive import RevisedSynthesis as synthesis_class
+        else:
+            synthesis_class = Synthesis
+        self.synthesis = synthesis_class(
             dlatent_size=dlatent_size, num_channels=num_channels, resolution=resolution, fmap_base=fmap_base,
             fmap_decay=fmap_decay, fmap_min=fmap_min, fmap_max=fmap_max, fmap_const=fmap_const, use_noise=use_noise,
             randomize_noise=randomize_noise, architecture=architecture, nonlinearity=nonlinearity,
@@ -467,6 +478,8 @@ class Generator(_ScopedModel):
                            label_layout=label_layout, label_fmaps=label_fmaps,
                            dlatent_avg_beta=dlatent_avg_beta, style_mixing_prob=style_mixing_prob,
                            **{k: v for k, v in self.synthesis.kwargs.items() if k != 'dlatent_size'})
+        if synthesis_func != SYNTHESIS_FUNCS[0]:  # Only when set: e/f kwargs stay as they were.
+            self.kwargs['synthesis_func'] = synthesis_func
         self.num_ws, self.z_dim, self.w_dim, self.c_dim = self.synthesis.num_ws, latent_size, dlatent_size, label_size
         self.img_resolution, self.img_channels = resolution, num_channels
         self.dlatent_avg_beta, self.style_mixing_prob = dlatent_avg_beta, style_mixing_prob

@@ -1,5 +1,12 @@
-"""What training needs that is StyleGAN2's own (configs e and f of NVlabs/stylegan2): networks, the four
+"""What training needs that is StyleGAN2's own (configs a-f of NVlabs/stylegan2): networks, the four
 phases with lazy regularization, and the Gs moving average with a half-life in images.
+
+Configs a-d grow progressively (`sched.lod_initial_resolution`): G, D and Gs hold `lod`, set from the
+schedule; each phase is traced for its resolution with the static `level` = floor(lod) (one graph per
+resolution, no tf.cond); reals are faded and upscaled by `process_reals`; style mixing draws its cutoff from
+the layers in use; the optimizers are reset when new layers come in (`reset_opt_for_new_lod`).
+Configs a-c have no path-length regularization (`G_loss.func_name = 'G_logistic_ns'`), a and b no lazy
+regularization: their R1 (and path length, if any) is added to every main step.
 
 Phases, in the official order of one minibatch: Gmain, Greg (every G_reg_interval), Dmain (followed by
 the Gs update), Dreg (every D_reg_interval). With lazy regularization one Adam per network serves both
@@ -10,7 +17,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common.schedule import sg2_training_schedule
+from common.layers import process_reals
+from common.options import OptionsError
+from common.schedule import training_schedule
 from common.training_loop import Phase, TrainingParts
 from stylegan2 import loss as losses
 from stylegan2.loading import build_networks
@@ -45,11 +54,24 @@ def build(opts, dataset, strategy):
         D_opt.build(D.trainable_variables)
         pl_mean = tf.Variable(0.0, trainable=False, name='pl_mean',
                               aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+    progressive = opts.sched.lod_initial_resolution is not None
+    growing = [net for net in (G.synthesis, Gs.synthesis, D) if hasattr(net, 'lod')]
+    if progressive and len(growing) < 3:
+        raise OptionsError(f'lod_initial_resolution={opts.sched.lod_initial_resolution}: progressive growing needs '
+                           f'networks that grow (config-a..d: G_style / G_synthesis_stylegan_revised, D_basic / '
+                           f'D_stylegan), not {type(G.synthesis).__name__} / {type(D).__name__}')
     labels_table = tf.constant(dataset.labels if dataset.label_size else np.zeros([1, 0], np.float32))
     noise_sizes = G.synthesis.noise_sizes
     mixing_prob = G.style_mixing_prob
     pl_args = dict(opts.G_loss)
+    path_length = pl_args.pop('func_name', 'G_logistic_ns_pathreg') == 'G_logistic_ns_pathreg'
     shrink = int(pl_args.pop('pl_minibatch_shrink', 2))
+
+    def level(ctx):  # floor(lod) at this resolution: static within a resolution (see module doc).
+        return dataset.resolution_log2 - int(np.log2(ctx.resolution)) if progressive else None
+
+    def full_reals(reals):
+        return process_reals(reals, D.lod.value, dataset.resolution) if progressive else reals
 
     def random_labels(ctx, purpose, shrink=1):
         if not dataset.label_size:
@@ -58,19 +80,22 @@ def build(opts, dataset, strategy):
         return tf.gather(labels_table, idx)
 
     def fakes_args(ctx, base, shrink=1):
-        """Latents, style mixing (one cutoff for the whole batch, as official) and per-layer noise."""
-        args = dict(noise=[ctx.normal([s, s, 1], base + _NOISE + i, shrink) for i, s in enumerate(noise_sizes)])
+        """Latents, style mixing (one cutoff for the whole batch, as official, among the layers in use:
+        2 * floor(lod) fewer while growing) and per-layer noise; the level of detail."""
+        args = dict(noise=[ctx.normal([s, s, 1], base + _NOISE + i, shrink) for i, s in enumerate(noise_sizes)],
+                    level=level(ctx))
         if mixing_prob:
+            cur_layers = G.num_ws - 2 * (level(ctx) or 0)
             mix = ctx.scalar_uniform(base + 2) < mixing_prob
-            cutoff = ctx.scalar_uniform(base + 3, minval=1, maxval=G.num_ws, dtype=tf.int32)
+            cutoff = ctx.scalar_uniform(base + 3, minval=1, maxval=cur_layers, dtype=tf.int32)
             args.update(mixing_latents=ctx.normal([G.z_dim], base + 1, shrink),
-                        mixing_cutoff=tf.where(mix, cutoff, G.num_ws))
+                        mixing_cutoff=tf.where(mix, cutoff, cur_layers))
         return args
 
     def G_main(ctx):
         loss, stats = losses.G_logistic_ns(G, D, ctx.normal([G.z_dim], _GMAIN), random_labels(ctx, _GMAIN + 4),
                                            **fakes_args(ctx, _GMAIN))
-        if not lazy:
+        if not lazy and path_length:
             reg, reg_stats = G_reg_term(ctx)
             loss, stats = loss + reg, {**stats, **reg_stats}
         return loss, {'Loss/G': loss, **stats}
@@ -90,14 +115,15 @@ def build(opts, dataset, strategy):
         return reg * opts.G_reg_interval, {'Loss/G_reg': reg, **stats}
 
     def D_main(ctx, reals, labels):
+        reals = full_reals(reals)
         loss, stats = losses.D_logistic(G, D, ctx.normal([G.z_dim], _DMAIN), labels, reals, **fakes_args(ctx, _DMAIN))
         if not lazy:
-            reg, reg_stats = losses.D_r1(D, reals, labels, **opts.D_loss)
+            reg, reg_stats = losses.D_r1(D, reals, labels, level=level(ctx), **opts.D_loss)
             loss, stats = loss + reg, {**stats, **reg_stats}
         return loss, {'Loss/D': loss, **stats}
 
     def D_reg(ctx, reals, labels):
-        reg, stats = losses.D_r1(D, reals, labels, **opts.D_loss)
+        reg, stats = losses.D_r1(D, full_reals(reals), labels, level=level(ctx), **opts.D_loss)
         return reg * opts.D_reg_interval, {'Loss/D_reg': reg, **stats}
 
     def update_Gs(global_batch):
@@ -106,11 +132,13 @@ def build(opts, dataset, strategy):
             gs_var.assign(g_var + (gs_var - g_var) * (beta if g_var.trainable else 0.0))
 
     def configure(sched):
+        for net in growing:
+            net.lod.assign(sched.lod)
         G_opt.learning_rate.assign(sched.G_lrate * G_ratio)
         D_opt.learning_rate.assign(sched.D_lrate * D_ratio)
 
     phases = [Phase('Gmain', G_main, G_opt, G.trainable_variables, uses_reals=False)]
-    if lazy:
+    if lazy and path_length:
         phases.append(Phase('Greg', G_reg, G_opt, G.trainable_variables, uses_reals=False, interval=opts.G_reg_interval))
     phases.append(Phase('Dmain', D_main, D_opt, D.trainable_variables, uses_reals=True, after=update_Gs))
     if lazy:
@@ -118,7 +146,8 @@ def build(opts, dataset, strategy):
     return TrainingParts(
         model='stylegan2', nets={'G': G, 'D': D, 'Gs': Gs}, optimizers={'G_opt': G_opt, 'D_opt': D_opt},
         network_kwargs=kwargs, phases=phases, configure=configure,
-        schedule=lambda nimg: sg2_training_schedule(nimg, dataset.resolution_log2, opts.sched),
-        resets_optimizers=False,  # Configs e and f do not grow; a-d (progressive) arrive with their issue.
+        schedule=lambda nimg: training_schedule(nimg, dataset.resolution_log2, strategy.num_replicas_in_sync,
+                                                opts.sched),
+        resets_optimizers=progressive and opts.reset_opt_for_new_lod,  # Configs e and f do not grow.
         generate=lambda z, c: Gs(z, c, noise_mode='const'),
         latent_size=G.z_dim, extra_state={'pl_mean': pl_mean})
