@@ -188,15 +188,15 @@ def training_loop(opts: TrainingOptions, stop_after_ticks=None, resume_command=N
     line printed for continuing it."""
     opts.validate()
     strategy = make_strategy(opts.num_gpus)
-    dataset = Dataset(opts.data, max_label_size=opts.max_label_size, mirror_augment=opts.mirror_augment,
-                      shuffle_mb=opts.shuffle_mb, seed=opts.random_seed)
-    tf.keras.utils.set_random_seed(opts.random_seed)  # Weight initialization.
-    parts = importlib.import_module(f'{opts.model}.training').build(opts, dataset, strategy)
     chief = is_chief(strategy)
     if num_workers(strategy) > 1 and not opts.run_dir:
         raise OptionsError('--run_dir is required with several workers: all of them must find the same run '
                            'directory (on a filesystem they share)')
     run_dir, snapshot = _choose_run_dir(opts, chief)
+    dataset = Dataset(opts.data, max_label_size=opts.max_label_size, mirror_augment=opts.mirror_augment,
+                      shuffle_mb=opts.shuffle_mb, seed=opts.random_seed)
+    tf.keras.utils.set_random_seed(opts.random_seed)  # Weight initialization.
+    parts = importlib.import_module(f'{opts.model}.training').build(opts, dataset, strategy)
     if snapshot:
         _check_fits(parts, snapshot)      # Before a new run directory is made for a run that cannot start.
     run_dir = run_dir or create_run_dir(opts.result_dir, opts.desc)

@@ -2,7 +2,6 @@
 every malformed input with one clear error of the project's own type (never a hang, a TensorFlow
 traceback or a half-written file). Each test prints how many cases it ran (`pytest -s`); the random cases
 are seeded, so a failure repeats."""
-import io
 import os
 import pickle
 import pickletools
@@ -273,10 +272,11 @@ def test_train_flags_fuzzed_give_one_error_line_and_exit_1(tiny_dataset_8px, tmp
         assert expected in lines[0], (label, lines[0])
         assert not results.exists() or not os.listdir(results), (label, os.listdir(results))
     # The real command line, for an absl parse error and one of ours: exit status 1, no traceback.
-    procs = [subprocess.run([sys.executable, 'train.py'] + args, cwd=REPO, capture_output=True, text=True, timeout=120,
-                            env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+    procs = [subprocess.Popen([sys.executable, 'train.py'] + args, cwd=REPO, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
              for args in (['--fmap_base=abc'], ['--config=config-z'])]
-    for proc in procs:
-        assert proc.returncode == 1 and 'Traceback' not in proc.stderr, proc.stderr[-1500:]
-    assert 'error: --config=config-z' in procs[1].stderr
+    errors = [proc.communicate(timeout=120)[1] for proc in procs]
+    for proc, err in zip(procs, errors):
+        assert proc.returncode == 1 and 'Traceback' not in err, err[-1500:]
+    assert 'error: --config=config-z' in errors[1]
     print(f'flag fuzz: {len(cases) + len(procs)} cases refused')

@@ -20,7 +20,7 @@ POISONED_STEP = 5   # In the second tick: ticks are 4 minibatches and a snapshot
 def tiny_options(data, result_dir, **overrides):
     nets = dict(fmap_base=16, fmap_max=8)
     sched = ScheduleOptions(minibatch_base=8, lod_initial_resolution=8, tick_kimg_base=0.032, tick_kimg_dict={})
-    base = dict(data=data, result_dir=result_dir, total_kimg=0.096, minibatch_repeats=2, G_kwargs=dict(nets, latent_size=8),
+    base = dict(data=data, result_dir=result_dir, total_kimg=0.064, minibatch_repeats=2, G_kwargs=dict(nets, latent_size=8),
                 D_kwargs=dict(nets), sched=sched, grid_size='2x2', network_snapshot_ticks=1, random_seed=3)
     return TrainingOptions(**{**base, **overrides})
 
@@ -55,7 +55,7 @@ def test_nan_rolls_back_to_the_last_snapshot_with_halved_learning_rates(tiny_dat
     assert 'Rolled back: non-finite Loss/D' in out and 'learning rates x0.5 (rollback 1 of at most 3)' in out
     snapshot = newest_valid_snapshot(run)
     state = read_snapshot_state(snapshot)['train_state']
-    assert (state['lr_scale'], state['rollbacks'], state['cur_nimg']) == (0.5, 1, 96)
+    assert (state['lr_scale'], state['rollbacks'], state['cur_nimg']) == (0.5, 1, 64)
     nets = load_network(snapshot)
     assert all(np.all(np.isfinite(w.numpy())) for net in (nets.G, nets.D, nets.Gs) for w in net.weights)
 
