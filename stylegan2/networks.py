@@ -65,6 +65,24 @@ def _check_choice(name, value, choices):
         raise ValueError(f'{name}={value!r}: expected one of {list(choices)}')
 
 
+def resolution_log2(resolution, minimum=4):
+    """log2 of a network's output / input resolution, which must be a power of two >= `minimum`."""
+    log2 = int(np.log2(resolution))
+    if resolution != 2 ** log2 or resolution < minimum:
+        raise ValueError(f'resolution={resolution}: expected a power of two >= {minimum}')
+    return log2
+
+
+def add_noise_buffers(layer, sizes):
+    """The official per-layer constant noise inputs `noise<i>` [1, 1, size, size] (non-trainable, N(0, 1))."""
+    layer.noise_sizes, layer.noise_buffers = list(sizes), []
+    for i, size in enumerate(layer.noise_sizes):
+        var = layer.add_weight(name=f'noise{i}', shape=(1, 1, size, size),
+                               initializer=keras.initializers.RandomNormal(0.0, 1.0), trainable=False)
+        layer.noise_buffers.append(var)
+        setattr(layer, f'noise{i}', var)  # An attribute too: tf.train.Checkpoint tracks attributes, not lists.
+
+
 class DenseLayer(EqualizedDense):
     """Official `dense_layer` + `apply_bias_act`: equalized-LR dense with gain 1 (the activation carries
     the gain), bias scaled by lrmul, activation. Inputs of rank 4 are flattened in NCHW order."""
@@ -332,9 +350,7 @@ class Synthesis(_ScopedModel):
                  conv_clamp=None,            # Clamp conv outputs to [-conv_clamp, conv_clamp] (ADA); None = off.
                  name='synthesis', **_ignored):
         super().__init__(name=name)
-        self.resolution_log2 = int(np.log2(resolution))
-        if resolution != 2 ** self.resolution_log2 or resolution < 4:
-            raise ValueError(f'resolution={resolution}: expected a power of two >= 4')
+        self.resolution_log2 = resolution_log2(resolution)
         _check_choice('architecture', architecture, ('orig', 'skip', 'resnet'))
         _check_choice('nonlinearity', nonlinearity, ACTIVATIONS)
         resample_kernel = list(resample_kernel) if resample_kernel is not None else None
@@ -367,13 +383,7 @@ class Synthesis(_ScopedModel):
             if architecture == 'skip' or res == top:
                 self._add(f'{r}/ToRGB', ModulatedConv2D, num_channels, 1, **rgb)
         # Noise buffers (official `noise%d`, non-trainable): one per conv layer, noise i at 2^((i+5)//2).
-        self.noise_buffers = []
-        self.noise_sizes = [2 ** ((i + 5) // 2) for i in range(self.num_ws - 1)] if use_noise else []
-        for i, size in enumerate(self.noise_sizes):
-            var = self.add_weight(name=f'noise{i}', shape=(1, 1, size, size),
-                                  initializer=keras.initializers.RandomNormal(0.0, 1.0), trainable=False)
-            self.noise_buffers.append(var)
-            setattr(self, f'noise{i}', var)
+        add_noise_buffers(self, [2 ** ((i + 5) // 2) for i in range(self.num_ws - 1)] if use_noise else [])
         self(tf.zeros([1, self.num_ws, dlatent_size]))
 
     def _noise(self, index, batch, mode, noise):
@@ -517,9 +527,7 @@ class Discriminator(_ScopedModel):
                  conv_clamp=None,            # Clamp conv outputs (ADA); None = off.
                  name='D', **_ignored):
         super().__init__(name=name)
-        self.resolution_log2 = int(np.log2(resolution))
-        if resolution != 2 ** self.resolution_log2 or resolution < 8:
-            raise ValueError(f'resolution={resolution}: expected a power of two >= 8')
+        self.resolution_log2 = resolution_log2(resolution, minimum=8)
         _check_choice('architecture', architecture, ('orig', 'skip', 'resnet'))
         _check_choice('nonlinearity', nonlinearity, ACTIVATIONS)
         _check_choice('label_layout', label_layout, LABEL_LAYOUTS)

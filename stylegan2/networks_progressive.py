@@ -13,14 +13,12 @@ changing it changes the fade-in without retracing. Two ways to evaluate the same
 Resampling between levels is nearest-neighbour / box, as the official `naive_upsample_2d`,
 `upsample_2d` with its default kernel, and `downsample_2d` / `naive_downsample_2d`.
 """
-import numpy as np
-import keras
 import tensorflow as tf
 
 from common.layers import MinibatchStddev, downscale2d, lerp, lerp_clip, upscale2d
 from common.resample import DEFAULT_KERNEL
 from stylegan2.networks import (ACTIVATIONS, NOISE_MODES, ConstantInput, Conv2DLayer, DenseLayer, ModulatedConv2D,
-                                Synthesis, _check_choice, _nf, _ScopedModel)
+                                Synthesis, _check_choice, _nf, _ScopedModel, add_noise_buffers, resolution_log2)
 
 
 def add_lod(model):
@@ -92,9 +90,7 @@ class RevisedSynthesis(_ScopedModel):
                  fused_modconv=True,         # Official grouped-conv switch: the same function.
                  name='synthesis', **_ignored):
         super().__init__(name=name)
-        self.resolution_log2 = int(np.log2(resolution))
-        if resolution != 2 ** self.resolution_log2 or resolution < 4:
-            raise ValueError(f'resolution={resolution}: expected a power of two >= 4')
+        self.resolution_log2 = resolution_log2(resolution)
         _check_choice('nonlinearity', nonlinearity, ACTIVATIONS)
         resample_kernel = list(resample_kernel) if resample_kernel is not None else None
         self.kwargs = dict(dlatent_size=dlatent_size, num_channels=num_channels, resolution=resolution,
@@ -116,13 +112,7 @@ class RevisedSynthesis(_ScopedModel):
                 self._add(f'{2 ** res}x{2 ** res}/Conv1', ModulatedConv2D, nf(res - 1), 3, **conv)
             self._add(f'ToRGB_lod{top - res}', ModulatedConv2D, num_channels, 1, w_dim=dlatent_size, demodulate=False,
                       use_noise=False, act='linear')
-        self.noise_buffers = []
-        self.noise_sizes = [2 ** ((i + 5) // 2) for i in range(self.num_ws - 1)]
-        for i, size in enumerate(self.noise_sizes):
-            var = self.add_weight(name=f'noise{i}', shape=(1, 1, size, size),
-                                  initializer=keras.initializers.RandomNormal(0.0, 1.0), trainable=False)
-            self.noise_buffers.append(var)
-            setattr(self, f'noise{i}', var)
+        add_noise_buffers(self, [2 ** ((i + 5) // 2) for i in range(self.num_ws - 1)])
         add_lod(self)
         self(tf.zeros([1, self.num_ws, dlatent_size]))
 
@@ -173,9 +163,7 @@ class StyleGANDiscriminator(_ScopedModel):
                  resample_kernel=DEFAULT_KERNEL,  # Low-pass FIR filter of Conv1_down.
                  name='D', **_ignored):
         super().__init__(name=name)
-        self.resolution_log2 = int(np.log2(resolution))
-        if resolution != 2 ** self.resolution_log2 or resolution < 4:
-            raise ValueError(f'resolution={resolution}: expected a power of two >= 4')
+        self.resolution_log2 = resolution_log2(resolution)
         _check_choice('nonlinearity', nonlinearity, ACTIVATIONS)
         resample_kernel = list(resample_kernel) if resample_kernel is not None else None
         self.kwargs = dict(num_channels=num_channels, resolution=resolution, label_size=label_size,

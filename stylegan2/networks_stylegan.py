@@ -18,7 +18,8 @@ import tensorflow as tf
 
 from common.layers import (EqualizedConv2D, EqualizedDense, MinibatchStddev, _fused_kernel, downscale2d,
                            leaky_relu, upscale2d)
-from stylegan2.networks import NOISE_MODES, Mapping, Synthesis, _check_choice, _ScopedModel
+from stylegan2.networks import (NOISE_MODES, Mapping, Synthesis, _check_choice, _ScopedModel, add_noise_buffers,
+                                resolution_log2)
 from stylegan2.networks_progressive import add_lod, grow_images, lod_value, shrink_features
 
 ACTIVATIONS_V1 = {'relu': tf.nn.relu, 'lrelu': leaky_relu}  # Both with gain sqrt(2) in the weights.
@@ -184,9 +185,7 @@ class StyleSynthesis(_ScopedModel):
         super().__init__(name=name)
         _require_defaults('G_synthesis', use_wscale=use_wscale, use_styles=use_styles, use_pixel_norm=use_pixel_norm,
                           const_input_layer=const_input_layer, use_instance_norm=use_instance_norm)
-        self.resolution_log2 = top = int(np.log2(resolution))
-        if resolution != 2 ** top or resolution < 4:
-            raise ValueError(f'resolution={resolution}: expected a power of two >= 4')
+        self.resolution_log2 = top = resolution_log2(resolution)
         blur_filter = list(blur_filter) if blur_filter else None
         self.kwargs = dict(dlatent_size=dlatent_size, num_channels=num_channels, resolution=resolution,
                            fmap_base=fmap_base, fmap_decay=fmap_decay, fmap_max=fmap_max, use_noise=bool(use_noise),
@@ -207,13 +206,7 @@ class StyleSynthesis(_ScopedModel):
                           **layer)
                 self._add(f'{r}/Conv1', StyledLayer, nf(res - 1), 3, **layer)
             self._add(f'ToRGB_lod{top - res}', EqualizedConv2D, num_channels, 1, gain=1)
-        self.noise_buffers = []
-        self.noise_sizes = [2 ** (i // 2 + 2) for i in range(self.num_ws)] if self.use_noise else []
-        for i, size in enumerate(self.noise_sizes):
-            var = self.add_weight(name=f'noise{i}', shape=(1, 1, size, size),
-                                  initializer=keras.initializers.RandomNormal(0.0, 1.0), trainable=False)
-            self.noise_buffers.append(var)
-            setattr(self, f'noise{i}', var)
+        add_noise_buffers(self, [2 ** (i // 2 + 2) for i in range(self.num_ws)] if self.use_noise else [])
         add_lod(self)
         self(tf.zeros([1, self.num_ws, dlatent_size]))
 
@@ -308,9 +301,7 @@ class BasicDiscriminator(_ScopedModel):
                  name='D', **_ignored):
         super().__init__(name=name)
         _require_defaults('D_basic', use_wscale=use_wscale)
-        self.resolution_log2 = top = int(np.log2(resolution))
-        if resolution != 2 ** top or resolution < 4:
-            raise ValueError(f'resolution={resolution}: expected a power of two >= 4')
+        self.resolution_log2 = top = resolution_log2(resolution)
         blur_filter = list(blur_filter) if blur_filter else None
         self.kwargs = dict(num_channels=num_channels, resolution=resolution, label_size=label_size,
                            fmap_base=fmap_base, fmap_decay=fmap_decay, fmap_max=fmap_max, nonlinearity=nonlinearity,

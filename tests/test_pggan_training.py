@@ -35,13 +35,8 @@ def test_schedule_equals_official_formula_over_a_kimg_sweep():
 
 
 @pytest.fixture(scope='module')
-def tiny_dataset(tmp_path_factory):
-    """64 8x8 grayscale images with smooth random content."""
-    rnd = np.random.RandomState(7)
-    images = (rnd.rand(64, 1, 2, 2) * 255).repeat(4, axis=2).repeat(4, axis=3).astype(np.uint8)
-    path = str(tmp_path_factory.mktemp('data') / 'tiny8')
-    write_dataset(path, sources.array_source(images), shuffle=True)
-    return path
+def tiny_dataset(tiny_dataset_8px):
+    return tiny_dataset_8px
 
 
 def tiny_options(data, result_dir, **overrides):
