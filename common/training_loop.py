@@ -211,7 +211,7 @@ def training_loop(opts: TrainingOptions, stop_after_ticks=None, resume_command=N
               f'{dataset.num_channels}, {dataset.label_size} label dims); replicas: {strategy.num_replicas_in_sync}'
               + (f' on {num_workers(strategy)} workers' if num_workers(strategy) > 1 else ''))
         with StopSignals() as stop:
-            _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, stop, chief)
+            state = _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, stop, chief)
         if stop.received and chief:
             command = resume_command(run_dir) if resume_command else f'--run_dir={run_dir} --auto_resume'
             print(f'Stopped by {stop.received} at kimg {state.cur_nimg / 1000:.1f} with a snapshot. Resume with:\n'
