@@ -3,6 +3,7 @@
     python train.py                                   # embedded Fashion-MNIST, 32x32, ~12 min on 2 CPU cores
     python train.py --data=datasets/celebahq --config=preset-v2-8gpus --num_gpus=8 --mirror_augment
     python train.py --resume=results/00003-pggan-celebahq      # continue exactly where it stopped
+    python train.py --metrics=fid50k_full,ppl2_wend --inception=inception_v3_features.pkl --tensorboard
     python train.py --model=stylegan2 --config=config-e --data=datasets/ffhq --mirror_augment --gamma=10
 
 Flags are in flags.py; the full options are written to <run_dir>/training_options.json.
@@ -81,6 +82,7 @@ def build_options():
         sched = ScheduleOptions(**{**preset.get('sched', {}), **train_flags.schedule_overrides()})
     if F.metrics is not None:
         top['metrics'] = [m for m in F.metrics if m and m != 'none']
+    top['metric_kwargs'] = {**top.get('metric_kwargs', {}), **train_flags.metric_overrides()}
     cond = F.cond or '0'  # Official default for both (dataset max_label_size=0): unconditional.
     if cond not in ('0', 'full') and not cond.isdigit():
         raise ValueError(f'--cond={cond}: expected 0, full or a number of label components')
@@ -111,6 +113,9 @@ def main(argv):
         if F.data is None:
             ensure_embedded_dataset(opts.data)
         from common.training_loop import training_loop
+        if F.tensorboard:
+            from common.tensorboard import start_tensorboard
+            start_tensorboard(opts.result_dir)
         run_dir = training_loop(opts)
     except (ValueError, OptionsError, DatasetError, FileNotFoundError) as e:
         print(f'error: {e}', file=sys.stderr)
