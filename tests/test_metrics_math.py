@@ -31,6 +31,17 @@ def test_frechet_distance_of_rotated_gaussian_equals_closed_form():
     assert abs(frechet_distance(np.ones(12), s1, np.ones(12), s1)) < 1e-8
 
 
+def test_trace_of_sqrt_product_equals_official_scipy_sqrtm():
+    import scipy.linalg
+    from common.metrics.frechet_inception_distance import trace_sqrt_product
+    rnd = np.random.RandomState(12)
+    for rank in (40, 25):                       # Full rank and singular (fewer samples than dimensions).
+        a, b = rnd.randn(40, rank), rnd.randn(40, rank) * 2
+        s1, s2 = a @ a.T / rank, b @ b.T / rank
+        official = np.real(np.trace(scipy.linalg.sqrtm(s1 @ s2, disp=False)[0]))
+        assert trace_sqrt_product(s1, s2) == pytest.approx(official, rel=1e-6)
+
+
 def test_fid_of_a_feature_set_against_itself_is_zero():
     feats = np.random.RandomState(2).randn(500, 32).astype(np.float32) @ np.random.RandomState(3).randn(32, 32)
     stats = FeatureStats(capture_mean_cov=True)
