@@ -38,7 +38,7 @@ from absl import flags
 
 from common import cli
 from common import images as image_utils
-from common.metrics.vgg16 import VGG16_STAGES, VGG16_URL, load_vgg16_perceptual  # noqa: F401 (VGG16_STAGES: tests)
+from common.metrics.vgg16 import VGG16_URL, load_vgg16_perceptual
 from stylegan2.loading import NetworkLoadError, load_network
 
 VGG16_ENV = 'STYLEGAN2_VGG16'
