@@ -18,6 +18,7 @@ setup(
         'absl-py',
         'tensorflow-datasets',
         'tqdm',
+        'scipy',              # MS-SSIM (FFT convolutions), as the official metrics
     ],
     extras_require={'test': ['pytest', 'pytest-timeout']},
 )

@@ -4,6 +4,7 @@
     python train.py --data=datasets/celebahq --config=preset-v2-8gpus --num_gpus=8 --mirror_augment
     python train.py --resume=results/00003-pggan-celebahq      # continue exactly where it stopped
     python train.py --run_dir=results/ffhq --auto_resume     # the same command after every preemption
+    python train.py --metrics=fid50k_full,ppl2_wend --inception=inception_v3_features.pkl --tensorboard
     python train.py --model=stylegan2 --config=config-e --data=datasets/ffhq --mirror_augment --gamma=10
     python train.py --data=... --run_dir=/shared/run --worker_hosts=a:2222,b:2222 --task_index=0   # on a; 1 on b
 
@@ -90,6 +91,7 @@ def build_options():
         sched = ScheduleOptions(**{**preset.get('sched', {}), **train_flags.schedule_overrides()})
     if F.metrics is not None:
         top['metrics'] = [m for m in F.metrics if m and m != 'none']
+    top['metric_kwargs'] = {**top.get('metric_kwargs', {}), **train_flags.metric_overrides()}
     cond = F.cond or '0'  # Official default for both (dataset max_label_size=0): unconditional.
     if cond not in ('0', 'full') and not cond.isdigit():
         raise ValueError(f'--cond={cond}: expected 0, full or a number of label components')
@@ -136,6 +138,9 @@ def main(argv):
         make_strategy(opts.num_gpus)  # First: a multi-worker strategy must exist before TensorFlow runs anything.
         if F.data is None:
             ensure_embedded_dataset(opts.data)
+        if F.tensorboard:
+            from common.tensorboard import start_tensorboard
+            start_tensorboard(opts.run_dir or opts.result_dir)
         run_dir = training_loop(opts, resume_command=resume_command(sys.argv))
         if opts.swd_images:
             from common.evaluation import report_swd

@@ -1,5 +1,5 @@
-"""Metrics computed on a trained generator at the end of training (more metrics arrive with the metrics issue)."""
-import json
+"""Metrics of a generator during and after training: `snapshot_metrics` (called by the training loop at every
+network snapshot) and the end-of-run SWD report. The metrics themselves are in common/metrics/."""
 import os
 
 import numpy as np
@@ -28,10 +28,16 @@ def swd_of_generator(generate, latent_size, label_size, data, num_images, seed=1
     return sliced_wasserstein_distance(reals, fakes, random_state=np.random.RandomState(seed), layout='NHWC')
 
 
+def metric_generate(Gs, model):
+    """generate(z, c) as the official metrics sample: truncation psi 1, StyleGAN2 with random noise inputs."""
+    if model == 'stylegan2':
+        return lambda z, c: Gs(z, c, noise_mode='random')
+    return lambda z, c: Gs(z, c)
+
+
 def report_swd(run_dir, opts):
     """Loads the run's newest snapshot and prints its SWD; also writes metric-swd.txt into the run."""
     import importlib
-    import os
     from common.run_dir import locate_snapshot
     snapshot = locate_snapshot(run_dir)
     Gs = importlib.import_module(opts.model).load_network(snapshot).Gs
@@ -47,19 +53,40 @@ def report_swd(run_dir, opts):
     return result
 
 
+def metric_options(opts, Gs, nets=None):
+    """MetricOptions for a training run's options (`opts.metric_kwargs`: feature_net, the network paths,
+    num_images, cache_dir)."""
+    from common.metrics.detectors import FeatureNetworks
+    from common.metrics.metric_utils import MetricOptions
+    kw = dict(opts.metric_kwargs)
+    if nets is None:
+        nets = FeatureNetworks(kw.get('feature_net', 'official'), {k: kw.get(k) for k in
+                                                                   ('inception', 'vgg16', 'vgg16_features')})
+    return MetricOptions(Gs=Gs, model=opts.model, data=opts.data, nets=nets, num_images=kw.get('num_images'),
+                         cache_dir=kw.get('cache_dir'), seed=opts.random_seed)
+
+
+_FEATURE_NETS = {}   # One FeatureNetworks per run, so the networks are built once, not at every snapshot.
+
+
 def snapshot_metrics(opts, parts, run_dir, snapshot, cur_nimg, writer):
-    """--metrics at every network snapshot, appended to metric-<name>.jsonl and TensorBoard. Returns the
-    headline value of each metric where lower is better ({name: value}), for keeping the best snapshots."""
+    """--metrics at every network snapshot: one line per metric appended to metric-<name>.jsonl, and
+    `Metrics/<result>` TensorBoard scalars at step cur_nimg. Returns the headline value of each metric where
+    lower is better (FID, KID, PPL, SWD) as {name: value}, for keeping the best snapshots."""
     headlines = {}
-    if 'swd' in opts.metrics:
-        result = swd_of_generator(parts.generate, parts.latent_size, parts.nets['G'].label_size if opts.model == 'pggan'
-                                  else parts.nets['G'].c_dim, opts.data, opts.swd_images or 8192, seed=opts.random_seed)
-        line = {'snapshot': os.path.basename(snapshot), 'kimg': cur_nimg / 1000, 'results': result}
-        with open(os.path.join(run_dir, 'metric-swd.jsonl'), 'a') as f:
-            f.write(json.dumps(line) + '\n')
+    if not opts.metrics:
+        return headlines
+    from common.metrics import metric_main
+    mopts = metric_options(opts, parts.nets['Gs'], _FEATURE_NETS.get(run_dir))
+    _FEATURE_NETS[run_dir] = mopts.nets
+    for name in opts.metrics:
+        result = metric_main.calc_metric(name, mopts)
+        metric_main.report_metric(result, run_dir, snapshot=os.path.basename(snapshot), kimg=cur_nimg / 1000)
         with writer.as_default(step=cur_nimg):
-            for k, v in result.items():
+            for k, v in result['results'].items():
                 tf.summary.scalar(f'Metrics/{k}', v)
-        tqdm.write(' '.join(f'{k} {v:.4f}' for k, v in result.items()))
-        headlines['swd'] = result['SWDx1e3_avg']
+        tqdm.write(f'{name}: {metric_main.format_result(result)}')
+        kind = metric_main.parse_metric(name)[0]
+        if kind in ('fid', 'kid', 'ppl', 'swd'):
+            headlines[name] = result['results']['SWDx1e3_avg' if kind == 'swd' else name]
     return headlines

@@ -44,7 +44,9 @@ class TrainingOptions:
     grid_size: str = '1080p'                # Snapshot grid: '1080p', '4k' (official) or 'WxH'.
     xla: bool = False                       # Compile the loss and gradient computation with XLA (jit_compile).
     swd_images: int = 0                     # Images for the final SWD report (0 = skip).
-    metrics: list = dataclasses.field(default_factory=list)  # Computed at each network snapshot ('swd').
+    metrics: list = dataclasses.field(default_factory=list)  # Computed at each network snapshot (metric_main names).
+    metric_kwargs: dict = dataclasses.field(default_factory=dict)  # feature_net, inception, vgg16, vgg16_features,
+                                                                   # num_images, cache_dir (common/evaluation.py).
     resume: Optional[str] = None            # Run directory or snapshot to continue from, or 'latest'.
     run_dir: Optional[str] = None           # Exact run directory (default: a new numbered one in result_dir).
     auto_resume: bool = False               # Continue the run directory's newest valid snapshot if it has one.
@@ -76,10 +78,16 @@ class TrainingOptions:
             for r, mb in {**self.sched.minibatch_dict, 0: self.sched.minibatch_base}.items():
                 if mb < self.num_gpus:
                     raise OptionsError(f'minibatch {mb}{f" at {r}px" if r else ""} is smaller than --num_gpus={self.num_gpus}')
-        unknown = [m for m in self.metrics if m not in ('swd',)]
+        from common.metrics.metric_main import OFFICIAL_NAMES, is_valid_metric
+        unknown = [m for m in self.metrics if not is_valid_metric(m)]
         if unknown:
-            raise OptionsError(f'--metrics={",".join(self.metrics)}: unknown {unknown}; available here: swd '
-                               f'(FID, KID, PR, PPL, IS arrive with the metrics work)')
+            raise OptionsError(f'--metrics={",".join(self.metrics)}: unknown {unknown}; official names: '
+                               f'{", ".join(OFFICIAL_NAMES)} (counts may vary: fid2k_full, kid1k, swd4k, ...)')
+        if self.metric_kwargs.get('feature_net', 'official') not in ('official', 'random'):
+            raise OptionsError(f'--feature_net={self.metric_kwargs["feature_net"]}: expected official or random')
+        if self.model == 'pggan' and any(m.startswith('ppl') and '_w' in m for m in self.metrics):
+            raise OptionsError(f'--metrics={",".join(self.metrics)}: PPL in W needs a mapping network, which '
+                               f'ProGAN has not (use ppl_zfull or ppl_zend)')
         if self.keep_snapshots < 0:
             raise OptionsError(f'--keep_snapshots={self.keep_snapshots}: expected 0 (keep all) or a positive count')
         if self.nan_policy not in ('rollback', 'stop'):

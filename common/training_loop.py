@@ -21,6 +21,7 @@ from tqdm import tqdm
 from common import images as image_utils
 from common.distribute import any_worker, is_chief, make_strategy, num_workers  # noqa: F401 (make_strategy: API)
 from common.evaluation import snapshot_metrics
+from common.tensorboard import write_config_text
 from common.options import OptionsError, TrainingOptions
 from common.preemption import StopSignals
 from common.run_dir import (Tee, create_run_dir, latest_run_dir, list_snapshots, locate_snapshot, newest_valid_snapshot,
@@ -303,6 +304,8 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
     compiled = _CompiledPhases(strategy, parts.phases, opts.random_seed)
     all_finite = _all_finite_fn([w for net in parts.nets.values() for w in net.weights])
     writer = tf.summary.create_file_writer(run_dir) if chief else tf.summary.create_noop_writer()
+    if chief:
+        write_config_text(writer, opts, state.cur_nimg)
     total_nimg = int(opts.total_kimg * 1000)
     feed, feed_key = None, None
     tick_stats, tick_start_time, last_fakes = [], time.time(), None

@@ -66,7 +66,7 @@ def generate_images(Gs, seeds, outdir, lod=None, class_idx=None, grid=False, gri
     labels = make_labels(Gs, 1, class_idx)
     os.makedirs(outdir, exist_ok=True)
     paths, images = [], []
-    for seed in seeds:
+    for seed in tqdm(seeds, desc='Generating', unit='img', file=sys.stderr):
         image = image_utils.to_uint8_progan(Gs(seed_latents(seed, Gs.latent_size), labels, lod=lod))[0]
         path = os.path.join(outdir, f'seed{seed:04d}.png')
         image_utils.save_png(image, path)

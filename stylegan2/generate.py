@@ -13,6 +13,7 @@ import os
 import sys
 
 from absl import flags
+from tqdm import tqdm
 
 from common import cli
 from common import images as image_utils
@@ -44,7 +45,7 @@ def generate_images(Gs, seeds, outdir, truncation_psi=1.0, noise_mode='const', c
     labels = make_labels(Gs, 1, class_idx)
     os.makedirs(outdir, exist_ok=True)
     paths = []
-    for seed in seeds:
+    for seed in tqdm(seeds, desc='Generating', unit='img', file=sys.stderr):
         images = Gs(seed_latents(seed, Gs.z_dim), labels, truncation_psi=truncation_psi, noise_mode=noise_mode)
         path = os.path.join(outdir, f'seed{seed:04d}.png')
         image_utils.save_png(image_utils.to_uint8_ada(images)[0], path)

@@ -123,8 +123,10 @@ def test_options_refuse_bad_values_naming_the_flag(tiny_dataset):
         tiny_options(tiny_dataset, '/x', sched=ScheduleOptions(lod_initial_resolution=6)).validate()
     with pytest.raises(OptionsError, match='--grid_size'):
         tiny_options(tiny_dataset, '/x', grid_size='big').validate()
-    with pytest.raises(OptionsError, match='--metrics=fid50k'):
-        tiny_options(tiny_dataset, '/x', metrics=['fid50k']).validate()
+    with pytest.raises(OptionsError, match='--metrics=fid50k_half'):
+        tiny_options(tiny_dataset, '/x', metrics=['fid50k_half']).validate()
+    with pytest.raises(OptionsError, match='--metrics=ppl_wend: PPL in W'):
+        tiny_options(tiny_dataset, '/x', metrics=['ppl_wend']).validate()
     with pytest.raises(OptionsError, match='--num_gpus=3'):
         make_strategy(3)
     opts = tiny_options(tiny_dataset, '/x')

@@ -10,6 +10,7 @@ import PIL.Image
 import pytest
 import tensorflow as tf
 
+from common.metrics import vgg16 as V
 from stylegan2 import project as P
 from stylegan2.loading import load_network
 
@@ -128,7 +129,7 @@ def _tiny_vgg16_variables(seed=0):
                           .astype(np.float32)))
         variables.append((f'conv{i}/bias{i}', (rng.randn(fmaps) * 0.1).astype(np.float32)))
         fmaps_in = fmaps
-    stage_fmaps = [TINY_FMAPS[i - 1] for i in np.cumsum(P.VGG16_STAGES)]
+    stage_fmaps = [TINY_FMAPS[i - 1] for i in np.cumsum(V.VGG16_STAGES)]
     for k, fmaps in enumerate(stage_fmaps):
         variables.append((f'perceptual_weight_{k}', rng.uniform(0, 1, [1, 1, fmaps, 1]).astype(np.float32)))
     return variables
@@ -146,9 +147,9 @@ def _numpy_lpips(variables, images_a, images_b):
     """lpips_network of the official pickle source, in NumPy (NHWC, float64), for images in [0, 255]."""
     v = dict(variables)
     x = np.concatenate([images_a, images_b]).astype(np.float64) / 255
-    x = (x - np.array(P.VGG_MEAN)) / np.array(P.VGG_STD)
+    x = (x - np.array(V.VGG_MEAN)) / np.array(V.VGG_STD)
     features, conv = [], 1
-    for stage, num_convs in enumerate(P.VGG16_STAGES):
+    for stage, num_convs in enumerate(V.VGG16_STAGES):
         if stage:
             n, h, w, c = x.shape  # 2x2 max-pool, stride 2 (sizes stay even here, so SAME = VALID).
             x = x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
@@ -167,7 +168,7 @@ def _numpy_lpips(variables, images_a, images_b):
 
 def test_vgg16_perceptual_pickle_round_trip_matches_numpy_lpips(tmp_path, official_network_class):
     variables = _tiny_vgg16_variables()
-    model = P.load_vgg16_perceptual(_write_vgg16_pickle(tmp_path / 'vgg.pkl', variables, official_network_class))
+    model = V.load_vgg16_perceptual(_write_vgg16_pickle(tmp_path / 'vgg.pkl', variables, official_network_class))
     assert model.conv_fmaps == TINY_FMAPS
     ours = model.official_variables()
     assert list(ours) == [name for name, _ in variables]
@@ -184,11 +185,11 @@ def test_vgg16_perceptual_pickle_round_trip_matches_numpy_lpips(tmp_path, offici
 def test_vgg16_pickle_with_wrong_variables_is_refused(tmp_path, official_network_class):
     variables = _tiny_vgg16_variables()
     without_weight = [(n, v) for n, v in variables if n != 'perceptual_weight_3']
-    with pytest.raises(P.PerceptualLoadError, match=r"missing \['perceptual_weight_3'\]"):
-        P.load_vgg16_perceptual(_write_vgg16_pickle(tmp_path / 'a.pkl', without_weight, official_network_class))
+    with pytest.raises(V.PerceptualLoadError, match=r"missing \['perceptual_weight_3'\]"):
+        V.load_vgg16_perceptual(_write_vgg16_pickle(tmp_path / 'a.pkl', without_weight, official_network_class))
     other = _write_vgg16_pickle(tmp_path / 'b.pkl', variables, official_network_class, build_func_name='G_main')
-    with pytest.raises(P.PerceptualLoadError, match='expected lpips_network'):
-        P.load_vgg16_perceptual(other)
+    with pytest.raises(V.PerceptualLoadError, match='expected lpips_network'):
+        V.load_vgg16_perceptual(other)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -237,7 +238,7 @@ def test_cli_writes_target_projection_w_and_progress(cli_without_vgg16, Gs):
 
 
 def test_projection_with_a_vgg16_pickle_runs_lpips(tmp_path, official_network_class, Gs, synthesized_target):
-    vgg = P.load_vgg16_perceptual(_write_vgg16_pickle(tmp_path / 'vgg.pkl', _tiny_vgg16_variables(), official_network_class))
+    vgg = V.load_vgg16_perceptual(_write_vgg16_pickle(tmp_path / 'vgg.pkl', _tiny_vgg16_variables(), official_network_class))
     projection = P.project(Gs, synthesized_target, vgg, P.ProjectorOptions(num_steps=3, w_avg_samples=1000))
     assert np.all(np.isfinite(projection.losses)) and np.all(projection.dists > 0)
     assert np.all(np.isfinite(projection.w_steps)) and not np.array_equal(projection.w_steps[0], projection.w_steps[-1])
