@@ -74,9 +74,15 @@ def assert_same_training(a_list, b_list):
     assert close >= 0.98 * total, f'only {close} of {total} weights agree'
 
 
-def test_accumulation_over_rounds_equals_one_big_batch(tiny_dataset):
+@pytest.fixture(scope='module')
+def one_big_batch(tiny_dataset):
+    """Weights after two steps on one device, the whole minibatch in one round: what the splits must equal."""
+    return _weights_after_steps(tiny_dataset, 1, minibatch_gpu=8)
+
+
+def test_accumulation_over_rounds_equals_one_big_batch(tiny_dataset, one_big_batch):
     # Minibatch stddev off: like the official code it groups samples within each round.
-    one_round = _weights_after_steps(tiny_dataset, 1, minibatch_gpu=8)
+    one_round = one_big_batch
     two_rounds = _weights_after_steps(tiny_dataset, 1, minibatch_gpu=4)
     # The tracked statistics are updated once per round, as in the official code (each round runs the
     # graph with its update ops), so they are not expected to match; the trained weights are.
@@ -86,8 +92,8 @@ def test_accumulation_over_rounds_equals_one_big_batch(tiny_dataset):
                          {k: v for k, v in two_rounds.items() if k not in tracked})
 
 
-def test_training_step_on_two_devices_equals_one_device(tiny_dataset):
-    one = _weights_after_steps(tiny_dataset, 1, minibatch_gpu=8)
+def test_training_step_on_two_devices_equals_one_device(tiny_dataset, one_big_batch):
+    one = one_big_batch
     two = _weights_after_steps(tiny_dataset, 2, minibatch_gpu=4)
     assert_same_training(one, two)
 
