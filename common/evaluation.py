@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from common.files import append_atomic
 from common.images import to_uint8_progan
 from common.metrics.sliced_wasserstein import sliced_wasserstein_distance
 from data.dataset import Dataset
@@ -48,8 +49,7 @@ def report_swd(run_dir, opts):
     result = swd_of_generator(generate, latent_size, label_size, opts.data, opts.swd_images, seed=opts.random_seed)
     line = ' '.join(f'{k} {v:.4f}' for k, v in result.items())
     print(f'SWD of {snapshot} ({opts.swd_images} images): {line}')
-    with open(os.path.join(run_dir, 'metric-swd.txt'), 'a') as f:
-        f.write(f'{os.path.basename(snapshot)} {line}\n')
+    append_atomic(os.path.join(run_dir, 'metric-swd.txt'), f'{os.path.basename(snapshot)} {line}\n')
     return result
 
 

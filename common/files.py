@@ -92,3 +92,14 @@ def umask_mode(mode):
     umask = os.umask(0)
     os.umask(umask)
     return mode & ~umask
+
+
+def append_atomic(path, text):
+    """Appends `text` to a small file crash-safely: the file is rewritten beside itself and renamed, so a
+    reader or a crash never sees half a line (for metric logs, which grow by one line per snapshot)."""
+    previous = open(path, 'rb').read() if os.path.exists(path) else b''
+
+    def write(tmp):
+        with open(tmp, 'wb') as f:
+            f.write(previous + text.encode('utf-8'))
+    save_atomic(path, write, suffix=os.path.splitext(path)[1])

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from common.images import save_atomic
+from common.files import append_atomic
 from common.metrics import (frechet_inception_distance, inception_score, kernel_inception_distance, ms_ssim,
                             perceptual_path_length, precision_recall)
 from common.metrics.inception import FeatureNetError
@@ -108,14 +108,7 @@ def format_result(result):
 
 
 def append_jsonl(path, record):
-    """Appends one JSON line crash-safely: the file is rewritten beside itself with the new line and renamed,
-    so a reader or a crash never sees a half-written line."""
-    previous = open(path, 'rb').read() if os.path.exists(path) else b''
-
-    def write(tmp):
-        with open(tmp, 'wb') as f:
-            f.write(previous + (json.dumps(record) + '\n').encode('utf-8'))
-    save_atomic(path, write, suffix='.jsonl')
+    append_atomic(path, json.dumps(record) + '\n')
 
 
 def report_metric(result, run_dir, snapshot=None, kimg=None):
