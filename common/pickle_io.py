@@ -154,6 +154,20 @@ def load_official_pickle(path):
         raise ValueError(f'{path}: not a readable network pickle ({e.__class__.__name__}: {str(e)[:100]})') from None
 
 
+def assign_by_name(ours, theirs, where, what, error=NetworkLoadError):
+    """Sets every variable of `ours` ({official name: variable}) from `theirs` ({official name: array}): the
+    names must be the same sets and the shapes equal, else `error` naming `where` and `what` network."""
+    missing, unknown = sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours))
+    if missing or unknown:
+        raise error(f'{where}: variables do not match {what} (missing {missing[:5]}, unexpected {unknown[:5]})')
+    bad = [f'{n} {list(np.shape(v))} (expected {list(ours[n].shape)})' for n, v in theirs.items()
+           if tuple(np.shape(v)) != tuple(ours[n].shape)]
+    if bad:
+        raise error(f'{where}: variable shapes do not match {what}: {", ".join(bad[:3])}')
+    for name, value in theirs.items():
+        ours[name].assign(np.asarray(value, np.float32))
+
+
 def read_network_pickle(path):
     """load_official_pickle, with every failure as one NetworkLoadError naming the file."""
     try:

@@ -3,10 +3,8 @@
 Official variables map one to one onto our layers by name (`8x8/Conv0_up/weight` -> layer `8x8.Conv0_up`,
 variable `weight`); every official variable must be used and every one of ours set, with equal shapes.
 """
-import numpy as np
-
-from common.pickle_io import (NetworkLoadError, Networks, NetworkState, is_snapshot_dir, load_snapshot_networks,
-                              read_network_pickle)
+from common.pickle_io import (NetworkLoadError, Networks, NetworkState, assign_by_name, is_snapshot_dir,
+                              load_snapshot_networks, read_network_pickle)
 from pggan.networks import D_paper, G_paper
 
 
@@ -22,17 +20,9 @@ def network_variables(net):
 
 def assign_official_variables(net, variables, where):
     ours = network_variables(net)
-    missing = sorted(set(ours) - set(variables) - {'lod'})
-    unknown = sorted(set(variables) - set(ours))
-    if missing or unknown:
-        raise NetworkLoadError(f'{where}: variables do not match the network built from its kwargs '
-                               f'(missing {missing[:5]}, unexpected {unknown[:5]})')
-    for name, value in variables.items():
-        var = ours[name]
-        if tuple(var.shape) != tuple(np.shape(value)):
-            raise NetworkLoadError(f'{where}: variable {name} has shape {list(np.shape(value))}, '
-                                   f'expected {list(var.shape)}')
-        var.assign(np.asarray(value, np.float32))
+    if 'lod' not in variables:
+        del ours['lod']
+    assign_by_name(ours, variables, where, 'the network built from its kwargs')
 
 
 _BUILDERS = {'G_paper': G_paper, 'D_paper': D_paper}

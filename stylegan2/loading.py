@@ -8,10 +8,8 @@ of ours set, with equal shapes. No code stored in a pickle is ever run: networks
 """
 import os
 
-import numpy as np
-
-from common.pickle_io import (NetworkLoadError, Networks, NetworkState, is_snapshot_dir, load_snapshot_networks,
-                              read_network_pickle)
+from common.pickle_io import (NetworkLoadError, Networks, NetworkState, assign_by_name, is_snapshot_dir,
+                              load_snapshot_networks, read_network_pickle)
 from stylegan2.networks import Discriminator, Generator
 from stylegan2.networks_progressive import StyleGANDiscriminator
 from stylegan2.networks_stylegan import BasicDiscriminator, StyleGenerator
@@ -94,18 +92,7 @@ def assign_official_variables(net, variables, where):
     ada-pytorch's converter ignores too), and so is `synthesis/lod` (see network_variables)."""
     ours = network_variables(net)
     variables = {k: v for k, v in variables.items() if k != 'synthesis/lod' and (k != 'lod' or 'lod' in ours)}
-    missing, unknown = sorted(set(ours) - set(variables)), sorted(set(variables) - set(ours))
-    if missing or unknown:
-        raise NetworkLoadError(f'{where}: variables do not match the network built from its kwargs '
-                               f'(missing {missing[:6]}{" ..." if len(missing) > 6 else ""}, '
-                               f'unexpected {unknown[:6]}{" ..." if len(unknown) > 6 else ""})')
-    bad = [f'{name} {list(np.shape(value))} (expected {list(ours[name].shape)})' for name, value in variables.items()
-           if tuple(np.shape(value)) != tuple(ours[name].shape)]
-    if bad:
-        raise NetworkLoadError(f'{where}: variable shapes do not match the network built from its kwargs: '
-                               f'{", ".join(bad[:4])}')
-    for name, value in variables.items():
-        ours[name].assign(np.asarray(value, np.float32))
+    assign_by_name(ours, variables, where, 'the network built from its kwargs')
 
 
 def official_kwargs(state, kind, where):

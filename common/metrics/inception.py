@@ -20,7 +20,7 @@ only on synthetic pickles written in that layout.
 import numpy as np
 import tensorflow as tf
 
-from common.pickle_io import NetworkState, PickleSecurityError, load_official_pickle
+from common.pickle_io import NetworkState, PickleSecurityError, assign_by_name, load_official_pickle
 
 INCEPTION_URL = 'https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/metrics/inception_v3_features.pkl'
 INCEPTION_SOFTMAX_URL = 'https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/metrics/inception_v3_softmax.pkl'
@@ -228,21 +228,8 @@ def load_inception_pickle(path):
                               f'{net.name!r} built by {_short(net.build_func_name)!r})')
     classes = variables['softmax/weights'].shape[-1] if 'softmax/weights' in variables else None
     model = InceptionV3Features('tf2015', num_classes=classes)
-    _assign_by_name(model.official_variables(), variables, path)
+    assign_by_name(model.official_variables(), variables, path, 'Inception-v3', FeatureNetError)
     return model
-
-
-def _assign_by_name(ours, theirs, path):
-    missing, unknown = sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours))
-    if missing or unknown:
-        raise FeatureNetError(f'{path}: variables do not match Inception-v3 (missing {missing[:4]}, '
-                              f'unexpected {unknown[:4]})')
-    bad = [f'{n} {list(v.shape)} (expected {list(ours[n].shape)})' for n, v in theirs.items()
-           if tuple(v.shape) != tuple(ours[n].shape)]
-    if bad:
-        raise FeatureNetError(f'{path}: variable shapes do not match Inception-v3: {", ".join(bad[:3])}')
-    for name_, value in theirs.items():
-        ours[name_].assign(np.asarray(value, np.float32))
 
 
 def load_inception_keras_h5(path):

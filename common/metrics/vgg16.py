@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common.pickle_io import NetworkState, PickleSecurityError, load_official_pickle
+from common.pickle_io import NetworkState, PickleSecurityError, assign_by_name, load_official_pickle
 
 VGG16_URL = 'https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/metrics/vgg16_zhang_perceptual.pkl'
 KERAS_VGG16_URL = ('https://storage.googleapis.com/tensorflow/keras-applications/vgg16/'
@@ -121,17 +121,7 @@ def load_vgg16_perceptual(path):
     if any(k.ndim != 4 or k.shape[:2] != (3, 3) for k in kernels):
         raise PerceptualLoadError(f'{path}: convolution kernels must be [3, 3, in, out]')
     model = VGG16Perceptual([k.shape[3] for k in kernels])
-    ours = model.official_variables()
-    missing, unknown = sorted(set(ours) - set(variables)), sorted(set(variables) - set(ours))
-    if missing or unknown:
-        raise PerceptualLoadError(f'{path}: variables do not match VGG-16 LPIPS (missing {missing[:6]}, '
-                                  f'unexpected {unknown[:6]})')
-    bad = [f'{name} {list(value.shape)} (expected {list(ours[name].shape)})' for name, value in variables.items()
-           if tuple(value.shape) != tuple(ours[name].shape)]
-    if bad:
-        raise PerceptualLoadError(f'{path}: variable shapes do not match VGG-16 LPIPS: {", ".join(bad[:4])}')
-    for name, value in variables.items():
-        ours[name].assign(np.asarray(value, np.float32))
+    assign_by_name(model.official_variables(), variables, path, 'VGG-16 LPIPS', PerceptualLoadError)
     return model
 
 
