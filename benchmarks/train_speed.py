@@ -25,13 +25,16 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
-import flags as train_flags  # noqa: E402  (train.py's flags: --model, --config, --xla, --minibatch_gpu are reused)
+import flags as train_flags  # noqa: E402
+from benchmarks.flops import graph_flops, matmul_peak_gflops  # noqa: E402  (train.py's flags: --model, --config, --xla, --minibatch_gpu are reused)
 
 # --config: pggan default|res128; stylegan2 a preset of flags.SG2_PRESETS (default config-e).
 # --xla: default on for pggan, off for stylegan2. --minibatch_gpu: default the whole minibatch (as peer_ada).
 flags.DEFINE_integer('resolution', 32, 'StyleGAN2: image resolution.')
 flags.DEFINE_integer('steps', 3, 'Timed iterations per resolution.')
 flags.DEFINE_integer('minibatch', None, 'Global minibatch (default: 16, as the presets).')
+flags.DEFINE_string('official_json', None, 'StyleGAN2: result of ../shared/bench/peer_ada.py --json for the same '
+                    'config, to print the ratio of our images/s to the official code\'s.')
 FLAGS = flags.FLAGS
 
 CONFIGS = {
@@ -132,7 +135,7 @@ def stylegan2_speed():
         print(f'model=stylegan2 config={config} resolution={dataset.resolution} lod={sched.lod} minibatch={minibatch} '
               f'minibatch_gpu={minibatch_gpu} G params={count(parts.nets["G"])} D params={count(parts.nets["D"])} '
               f'threads intra={tf.config.threading.get_intra_op_parallelism_threads()}')
-        ms, intervals = {}, {}
+        ms, intervals, flops = {}, {}, {}
         for phase in parts.phases:
             batch = next(feed)
             times = []
@@ -144,9 +147,32 @@ def stylegan2_speed():
                 float(next(iter(stats.values())))
                 times.append(time.time() - t0)
             ms[phase.name], intervals[phase.name] = 1000 * np.mean(times[1:]), phase.interval
-            print(f'{phase.name:>6}: {ms[phase.name]:9.1f} ms (first run, with tracing: {1000 * times[0]:.0f} ms)')
+            flops[phase.name] = graph_flops(compiled.fns[phase.name].get_concrete_function(*args)) / minibatch
+            print(f'{phase.name:>6}: {ms[phase.name]:9.1f} ms  {flops[phase.name] / 1e9:7.3f} GFLOP/img  '
+                  f'(first run, with tracing: {1000 * times[0]:.0f} ms)')
         iteration = sum(ms[k] / intervals[k] for k in ms) / 1000
+        flops_per_img = sum(flops[k] / intervals[k] for k in flops)
+        achieved = minibatch / iteration * flops_per_img / 1e9
+        peak = matmul_peak_gflops()
         print(f'amortized s/iteration {iteration:.3f}  img/s {minibatch / iteration:.2f}  s/kimg {1000 * iteration / minibatch:.1f}')
+        print(f'FLOPs/img {flops_per_img / 1e9:.3f} G (matmul + conv, amortized)  achieved {achieved:.1f} GFLOP/s  '
+              f'fp32 matmul peak {peak:.1f} GFLOP/s  MFU {100 * achieved / peak:.1f}%  {_peak_memory()}')
+        if FLAGS.official_json:
+            import json
+            official = json.load(open(FLAGS.official_json))
+            print(f'official (peer_ada.py, {official["cfg"] if "cfg" in official else official.get("config")}, '
+                  f'{official["res"]} px, batch {official["batch"]}): {official["img_per_s"]:.2f} img/s, '
+                  f'{official["flops_per_img"] / 1e9:.3f} GFLOP/img  ->  ours / official = '
+                  f'{minibatch / iteration / official["img_per_s"]:.2f}x')
+
+
+def _peak_memory():
+    import resource
+    import tensorflow as tf
+    host = f'peak host memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20:.2f} GiB'
+    if tf.config.list_physical_devices('GPU'):
+        return host + f', peak GPU memory {tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2 ** 30:.2f} GiB'
+    return host
 
 
 if __name__ == '__main__':
