@@ -39,6 +39,8 @@ flags.DEFINE_string('grid_size', None, 'Snapshot grid: 1080p, 4k or WxH.')
 flags.DEFINE_integer('image_snapshot_ticks', None, 'Ticks between fakes grids.')
 flags.DEFINE_integer('network_snapshot_ticks', None, 'Ticks between network snapshots.')
 flags.DEFINE_bool('xla', None, 'Compile the loss/gradient computation with XLA (jit_compile).')
+flags.DEFINE_integer('profile', None, 'Write a TensorBoard profiler trace of this many minibatch groups (each '
+                     '--minibatch_repeats minibatches), after the first, into <run_dir>/profile.')
 flags.DEFINE_integer('swd_images', None, 'Images for the SWD printed at the end (0 = skip).')
 # Loop.
 flags.DEFINE_float('G_smoothing', None, 'Beta of the Gs moving average.')

@@ -35,7 +35,7 @@ def _top_level_overrides(top):
                         ('G_reg_interval', 'G_reg_interval'), ('D_reg_interval', 'D_reg_interval'),
                         ('run_dir', 'run_dir'), ('auto_resume', 'auto_resume'), ('keep_snapshots', 'keep_snapshots'),
                         ('nan_policy', 'nan_policy'), ('nan_lr_factor', 'nan_lr_factor'),
-                        ('nan_max_rollbacks', 'nan_max_rollbacks')):
+                        ('nan_max_rollbacks', 'nan_max_rollbacks'), ('profile', 'profile')):
         if F[flag].value is not None:
             top[field] = F[flag].value
     return top

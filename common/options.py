@@ -54,6 +54,7 @@ class TrainingOptions:
     nan_policy: str = 'rollback'            # On a non-finite loss or weight: 'rollback' or 'stop'.
     nan_lr_factor: float = 0.5              # Learning-rate factor applied at each rollback.
     nan_max_rollbacks: int = 3              # Rollbacks allowed in a run before it stops.
+    profile: int = 0                        # Minibatch groups to trace with the TensorBoard profiler (0 = off).
 
     def validate(self):
         if self.model not in ('pggan', 'stylegan2'):
@@ -94,6 +95,8 @@ class TrainingOptions:
             raise OptionsError(f'--nan_policy={self.nan_policy}: expected rollback or stop')
         if not 0 < self.nan_lr_factor <= 1:
             raise OptionsError(f'--nan_lr_factor={self.nan_lr_factor}: expected a factor in (0, 1]')
+        if self.profile < 0:
+            raise OptionsError(f'--profile={self.profile}: expected 0 (off) or a number of minibatch groups')
         if self.nan_max_rollbacks < 0:
             raise OptionsError(f'--nan_max_rollbacks={self.nan_max_rollbacks}: expected 0 or more')
         if self.G_reg_interval < 1 or self.D_reg_interval < 1:

@@ -312,6 +312,7 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
     start_time = time.time() - state.total_time
     if state.cur_nimg == 0:
         last_fakes = save_fakes()[0]
+    profiler = _Profiler(os.path.join(run_dir, 'profile'), opts.profile if chief else 0)
     bar = tqdm(total=opts.total_kimg, initial=state.cur_nimg / 1000, unit='kimg', dynamic_ncols=True,
                bar_format='{l_bar}{bar}| {n:.1f}/{total:.0f} kimg [{elapsed}<{remaining}] {postfix}')
 
@@ -347,6 +348,7 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
                         tick_stats.append((sched.minibatch, compiled.fns[phase.name](*args)))
                 state.step += 1
         bar.update((state.cur_nimg / 1000) - bar.n)
+        profiler.after_group()
         stop_requested = any_worker(strategy, stop.received is not None)           # All workers stop together.
 
         done = state.cur_nimg >= total_nimg                                         # Tick bookkeeping.
@@ -403,9 +405,34 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
         if stopping:
             break
     bar.close()
+    profiler.close()
     writer.close()
     print(f'Samples: {last_fakes}')
     return state
+
+
+class _Profiler:
+    """--profile=N: a TensorBoard profiler trace of minibatch groups 2 to N + 1 (the first traces and compiles)."""
+
+    def __init__(self, logdir, groups):
+        self.logdir, self.groups, self.seen, self.running = logdir, groups, 0, False
+
+    def after_group(self):
+        if not self.groups:
+            return
+        self.seen += 1
+        if self.seen == 1:
+            tf.profiler.experimental.start(self.logdir)
+            self.running = True
+        elif self.seen == self.groups + 1:
+            self.close()
+
+    def close(self):
+        if self.running:
+            tf.profiler.experimental.stop()
+            self.running, self.groups = False, 0
+            tqdm.write(f'Profile of {self.seen - 1} minibatch group(s) written to {self.logdir} '
+                       f'(TensorBoard, Profile tab)')
 
 
 class TrainingError(RuntimeError):
