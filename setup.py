@@ -20,5 +20,5 @@ setup(
         'tqdm',
         'scipy',              # MS-SSIM (FFT convolutions), as the official metrics
     ],
-    extras_require={'test': ['pytest', 'pytest-timeout']},
+    extras_require={'test': ['pytest', 'pytest-timeout', 'pytest-xdist']},
 )
