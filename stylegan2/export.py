@@ -313,12 +313,24 @@ def legacy_refused_kwargs(nets):
             for key in official_static_kwargs(net, kind)[1]]
 
 
+def _require_stylegan2_layout(nets):
+    """The pickle writer knows G_main + G_synthesis_stylegan2 / D_stylegan2 (configs e, f) and the ADA layout;
+    the networks of configs a-d (G_style, the revised synthesis, D_basic, D_stylegan) would come out wrong."""
+    from stylegan2.networks import Discriminator, Generator, Synthesis
+    for name, net in (('G', nets.G), ('D', nets.D), ('Gs', nets.Gs)):
+        if not ((type(net) is Generator and type(net.synthesis) is Synthesis) or type(net) is Discriminator):
+            kind = type(net.synthesis if type(net) is Generator else net).__name__
+            raise ValueError(f'{name} is a {kind} (configs a-d): writing it as an official pickle is not supported '
+                             f'yet; --format=savedmodel exports its Gs, and our snapshots keep it whole')
+
+
 def write_official_pickle(nets, path, overwrite=False):
     """Writes (G, D, Gs) of `nets` to `path` in the official pickle layout (atomically); returns the path."""
     if os.path.lexists(path) and not overwrite:
         raise ValueError(f'{path} already exists (pass --overwrite to replace it)')
     if os.path.isdir(path):
         raise ValueError(f'{path} is a directory; refusing to replace it')
+    _require_stylegan2_layout(nets)
     with official_network_class():
         states = (generator_state(nets.G, 'G'), discriminator_state(nets.D, 'D'), generator_state(nets.Gs, 'Gs'))
         data = pickle.dumps(tuple(_OfficialNetwork(state) for state in states), protocol=PICKLE_PROTOCOL)

@@ -120,3 +120,13 @@ def test_config_table_matches_official_run_training(config):
         ours = getattr(opts.sched, key)
         assert (ours == {int(k): v for k, v in value.items()}) if isinstance(value, dict) else ours == value, key
     assert opts.G_opt == official['G_opt_args'] and opts.D_opt == official['D_opt_args']
+
+
+def test_official_pickle_export_refuses_configs_a_to_d_instead_of_writing_a_wrong_file(official, tmp_path):
+    from stylegan2.export import write_official_pickle
+    name, nets, _ = official
+    kind = 'StyleGenerator' if name.startswith('v1') else 'RevisedSynthesis'
+    with pytest.raises(ValueError, match=f'G is a {kind} \\(configs a-d\\): writing it as an official pickle is not '
+                                         'supported yet'):
+        write_official_pickle(nets, str(tmp_path / 'out.pkl'))
+    assert not os.listdir(tmp_path)
