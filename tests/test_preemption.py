@@ -25,6 +25,7 @@ TINY = ['--fmap_base=16', '--fmap_max=8', '--latent_size=8', '--minibatch_base=3
         '--lod_training_kimg=1', '--lod_transition_kimg=1', '--tick_kimg_base=1', '--tick_kimg_dict=',
         '--total_kimg=4', '--network_snapshot_ticks=1', '--image_snapshot_ticks=1', '--grid_size=2x2', '--seed=5',
         '--keep_snapshots=2']
+LONGER = ['--total_kimg=6']   # The SIGTERM stage, its continuation and the reference (the schedule is the same).
 KILL_TRIALS = 3
 
 
@@ -67,7 +68,7 @@ def test_sigkill_at_random_moments_then_sigterm_continue_exactly_and_corrupt_not
     results = str(tmp_path / 'results')
     base = [f'--data={tiny_dataset_8px}', f'--result_dir={results}']
     reference_log = open(tmp_path / 'reference.log', 'w')
-    reference = _start(base + TINY + [f'--run_dir={tmp_path / "reference"}'], reference_log)
+    reference = _start(base + TINY + LONGER + [f'--run_dir={tmp_path / "reference"}'], reference_log)
 
     seed = int(os.environ.get('FAULT_TEST_SEED', time.time_ns() % 100000))
     rng = random.Random(seed)
@@ -89,8 +90,11 @@ def test_sigkill_at_random_moments_then_sigterm_continue_exactly_and_corrupt_not
 
     # SIGTERM once training runs again: a snapshot, exit status 0 and the command that continues in place.
     with open(tmp_path / 'sigterm.log', 'w') as log:
-        proc = _start(base + TINY + ['--desc=fault', '--resume=latest'], log)
-        _wait_for(lambda: re.search(r'^tick ', open(tmp_path / 'sigterm.log').read(), re.M), 120, proc)
+        # The kills may have let the 4-kimg run finish: this stage goes on to 6 kimg, so it always has work.
+        # The signal comes once the handlers are in place (they are, right after the "Dataset:" line).
+        proc = _start(base + TINY + LONGER + ['--desc=fault', '--resume=latest'], log)
+        _wait_for(lambda: re.search(r'^Dataset: ', open(tmp_path / 'sigterm.log').read(), re.M), 120, proc)
+        time.sleep(rng.uniform(0.2, 2))
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=120) == 0, open(tmp_path / 'sigterm.log').read()[-2000:]
     out = open(tmp_path / 'sigterm.log').read()
@@ -115,7 +119,7 @@ def test_sigkill_at_random_moments_then_sigterm_continue_exactly_and_corrupt_not
     for a, b in zip(_final_weights(run_dir), _final_weights(str(tmp_path / 'reference'))):
         np.testing.assert_array_equal(a, b)
     state = read_snapshot_state(_valid_snapshots(run_dir)[-1])['train_state']
-    assert state['cur_nimg'] >= 4000 and state['step'] * 32 == state['cur_nimg']
+    assert state['cur_nimg'] >= 6000 and state['step'] * 32 == state['cur_nimg']
 
     # Nothing corrupted, nothing half-written left behind.
     names = os.listdir(run_dir)
