@@ -176,6 +176,14 @@ def read_network_pickle(path):
         raise NetworkLoadError(str(e) if str(path) in str(e) else f'{path}: {e}') from None
 
 
+def read_network_triple(path):
+    """The (G, D, Gs) network states of an official pickle; NetworkLoadError for anything else."""
+    obj = read_network_pickle(path)
+    if not (isinstance(obj, tuple) and len(obj) == 3 and all(isinstance(n, NetworkState) for n in obj)):
+        raise NetworkLoadError(f'{path}: expected an official pickle holding the tuple (G, D, Gs) of networks')
+    return obj
+
+
 def load_snapshot_networks(path, model, build_networks):
     """G, D, Gs of `model` ('pggan' | 'stylegan2') from one of our snapshot directories, checksums verified."""
     from common.snapshot import SnapshotError, read_snapshot_meta, restore_snapshot, verify_snapshot

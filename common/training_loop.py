@@ -482,10 +482,10 @@ def _roll_back(opts, parts, run_dir, state, fault):
     """--nan_policy: 'rollback' restores the newest valid snapshot with the learning rates scaled by
     --nan_lr_factor (at most --nan_max_rollbacks times in a run); 'stop' raises TrainingError."""
     where = f'non-finite {fault} at kimg {state.cur_nimg / 1000:.1f}'
-    snapshot = newest_valid_snapshot(run_dir) if opts.nan_policy == 'rollback' else None
     if opts.nan_policy == 'stop':
         raise TrainingError(f'{where}; stopping (--nan_policy=stop). Lower the learning rates and resume from the '
                             f'last snapshot in {run_dir}')
+    snapshot = newest_valid_snapshot(run_dir)
     if snapshot is None or state.rollbacks >= opts.nan_max_rollbacks:
         reason = 'no snapshot to roll back to' if snapshot is None else f'{state.rollbacks} rollbacks already'
         raise TrainingError(f'{where} and {reason} (--nan_max_rollbacks={opts.nan_max_rollbacks}); stopping. '

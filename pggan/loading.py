@@ -4,7 +4,7 @@ Official variables map one to one onto our layers by name (`8x8/Conv0_up/weight`
 variable `weight`); every official variable must be used and every one of ours set, with equal shapes.
 """
 from common.pickle_io import (NetworkLoadError, Networks, NetworkState, assign_by_name, is_snapshot_dir,
-                              load_snapshot_networks, read_network_pickle)
+                              load_snapshot_networks, read_network_triple)
 from pggan.networks import D_paper, G_paper
 
 
@@ -49,9 +49,7 @@ def load_network(path):
     """Loads ProGAN networks from an official `.pkl` or one of our snapshot directories."""
     if is_snapshot_dir(path):
         return _load_snapshot(path)
-    obj = read_network_pickle(path)
-    if not (isinstance(obj, tuple) and len(obj) == 3 and all(isinstance(n, NetworkState) for n in obj)):
-        raise NetworkLoadError(f'{path}: expected an official pickle holding the tuple (G, D, Gs) of networks')
+    obj = read_network_triple(path)
     if any(n.state.get('version') != 2 for n in obj):
         raise NetworkLoadError(f'{path}: network state version {obj[0].state.get("version")}, expected 2 '
                                f'(ProGAN tfutil.Network; StyleGAN2 pickles load with stylegan2.load_network)')

@@ -9,7 +9,7 @@ of ours set, with equal shapes. No code stored in a pickle is ever run: networks
 import os
 
 from common.pickle_io import (NetworkLoadError, Networks, NetworkState, assign_by_name, is_snapshot_dir,
-                              load_snapshot_networks, read_network_pickle)
+                              load_snapshot_networks, read_network_triple)
 from stylegan2.networks import Discriminator, Generator
 from stylegan2.networks_progressive import StyleGANDiscriminator
 from stylegan2.networks_stylegan import BasicDiscriminator, StyleGenerator
@@ -160,9 +160,7 @@ def load_network(path):
     path = os.fspath(path)
     if is_snapshot_dir(path):
         return _load_snapshot(path)
-    obj = read_network_pickle(path)
-    if not (isinstance(obj, tuple) and len(obj) == 3 and all(isinstance(n, NetworkState) for n in obj)):
-        raise NetworkLoadError(f'{path}: expected an official pickle holding the tuple (G, D, Gs) of networks')
+    obj = read_network_triple(path)
     G = _from_state(obj[0], 'G', path, 'G')
     D = _from_state(obj[1], 'D', path, 'D')
     Gs = _from_state(obj[2], 'G', path, 'Gs')

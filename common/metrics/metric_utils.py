@@ -18,7 +18,8 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from common.images import save_atomic, to_uint8_ada, to_uint8_progan
+from common.files import save_atomic
+from common.images import to_uint8_ada, to_uint8_progan
 from data.dataset import Dataset
 
 
@@ -33,6 +34,7 @@ class MetricOptions:
     seed: int = 0                           # Latents, labels, noise and subsets.
     batch_size: int = 32                    # Images per feature-network call.
     progress: bool = True                   # tqdm bars.
+    _dataset: object = dataclasses.field(default=None, init=False, repr=False)
 
     @property
     def label_size(self):
@@ -46,7 +48,10 @@ class MetricOptions:
         return int(self.num_images) if self.num_images else official
 
     def dataset(self):
-        return Dataset(self.data, max_label_size=self.label_size or 0, shuffle_mb=0, seed=self.seed)
+        """The reals, opened once per evaluation (opening walks every record of every resolution)."""
+        if self._dataset is None:
+            self._dataset = Dataset(self.data, max_label_size=self.label_size or 0, shuffle_mb=0, seed=self.seed)
+        return self._dataset
 
 
 def default_cache_dir():
