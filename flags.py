@@ -86,6 +86,13 @@ flags.DEFINE_integer('G_reg_interval', None, 'StyleGAN2: minibatches between pat
 flags.DEFINE_integer('D_reg_interval', None, 'StyleGAN2: minibatches between R1 steps.')
 flags.DEFINE_integer('mapping_layers', None, 'StyleGAN2: layers of the mapping network.')
 flags.DEFINE_integer('dlatent_size', None, 'StyleGAN2: w dimensionality.')
+flags.DEFINE_bool('fp16', None, 'StyleGAN2 mixed precision as StyleGAN2-ADA: --num_fp16_res=4 --conv_clamp=256.')
+flags.DEFINE_integer('num_fp16_res', None, 'StyleGAN2: run the N highest resolutions of G and D in --fp16_dtype '
+                     '(0 = float32).')
+flags.DEFINE_float('conv_clamp', None, 'StyleGAN2: clamp conv outputs to +-X (ADA uses 256 with float16).')
+flags.DEFINE_enum('fp16_dtype', None, ['float16', 'bfloat16'], 'StyleGAN2: dtype of the --num_fp16_res resolutions; '
+                  'bfloat16 needs no loss scaling.')
+flags.DEFINE_float('loss_scaling_init', None, 'StyleGAN2 float16: initial log2 of the dynamic loss scale (15).')
 
 _FP32_LIMITS = {'max_minibatch_per_gpu': {256: 16, 512: 8, 1024: 4}}  # Official "-fp32" line, on by default.
 

@@ -35,7 +35,8 @@ def _top_level_overrides(top):
                         ('G_reg_interval', 'G_reg_interval'), ('D_reg_interval', 'D_reg_interval'),
                         ('run_dir', 'run_dir'), ('auto_resume', 'auto_resume'), ('keep_snapshots', 'keep_snapshots'),
                         ('nan_policy', 'nan_policy'), ('nan_lr_factor', 'nan_lr_factor'),
-                        ('nan_max_rollbacks', 'nan_max_rollbacks'), ('profile', 'profile')):
+                        ('nan_max_rollbacks', 'nan_max_rollbacks'), ('profile', 'profile'),
+                        ('loss_scaling_init', 'loss_scaling_init')):
         if F[flag].value is not None:
             top[field] = F[flag].value
     return top
@@ -53,6 +54,12 @@ def _network_overrides(G_kwargs, D_kwargs):
             G_kwargs[name] = D_kwargs[name] = F[name].value
     if F.mbstd_group_size is not None:
         D_kwargs['mbstd_group_size'] = F.mbstd_group_size
+    if F.fp16:  # StyleGAN2-ADA's mixed precision (train.py: num_fp16_res 4, conv_clamp 256).
+        G_kwargs.update(num_fp16_res=4, conv_clamp=256)
+        D_kwargs.update(num_fp16_res=4, conv_clamp=256)
+    for name in ('num_fp16_res', 'conv_clamp', 'fp16_dtype'):
+        if F[name].value is not None:
+            G_kwargs[name] = D_kwargs[name] = F[name].value
     return G_kwargs, D_kwargs
 
 

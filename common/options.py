@@ -55,6 +55,7 @@ class TrainingOptions:
     nan_lr_factor: float = 0.5              # Learning-rate factor applied at each rollback.
     nan_max_rollbacks: int = 3              # Rollbacks allowed in a run before it stops.
     profile: int = 0                        # Minibatch groups to trace with the TensorBoard profiler (0 = off).
+    loss_scaling_init: float = 15.0         # StyleGAN2 float16: initial log2 of the dynamic loss scale.
 
     def validate(self):
         if self.model not in ('pggan', 'stylegan2'):
@@ -97,6 +98,14 @@ class TrainingOptions:
             raise OptionsError(f'--nan_lr_factor={self.nan_lr_factor}: expected a factor in (0, 1]')
         if self.profile < 0:
             raise OptionsError(f'--profile={self.profile}: expected 0 (off) or a number of minibatch groups')
+        for flag, kwargs in (('G', self.G_kwargs), ('D', self.D_kwargs)):
+            fp16 = kwargs.get('num_fp16_res', 0)
+            if fp16 and self.model != 'stylegan2':
+                raise OptionsError(f'--num_fp16_res={fp16}: mixed precision is for --model=stylegan2')
+            if not isinstance(fp16, int) or fp16 < 0:
+                raise OptionsError(f'--num_fp16_res={fp16} ({flag}): expected 0 (float32) or a number of resolutions')
+            if kwargs.get('fp16_dtype', 'float16') not in ('float16', 'bfloat16'):
+                raise OptionsError(f'--fp16_dtype={kwargs["fp16_dtype"]}: expected float16 or bfloat16')
         if self.nan_max_rollbacks < 0:
             raise OptionsError(f'--nan_max_rollbacks={self.nan_max_rollbacks}: expected 0 or more')
         if self.G_reg_interval < 1 or self.D_reg_interval < 1:

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from common import images as image_utils
 from common.distribute import any_worker, is_chief, make_strategy, num_workers  # noqa: F401 (make_strategy: API)
 from common.evaluation import snapshot_metrics
+from common.mixed_precision import apply_if_finite
 from common.tensorboard import write_config_text
 from common.options import OptionsError, TrainingOptions
 from common.preemption import StopSignals
@@ -46,6 +47,7 @@ class Phase:
     interval: int = 1                       # Run every `interval` minibatches (lazy regularization).
     after: Optional[Callable] = None        # Cross-replica update after each run (the Gs moving average).
     xla: bool = False                       # Compile the loss and gradients with XLA.
+    loss_scale: Optional[object] = None     # common.mixed_precision.LossScale of float16 networks.
 
 
 @dataclasses.dataclass
@@ -61,6 +63,7 @@ class TrainingParts:
     generate: Callable                      # generate(latents, labels) -> NHWC images in [-1, 1].
     latent_size: int
     extra_state: dict = dataclasses.field(default_factory=dict)  # Other trackables to snapshot (e.g. pl_mean).
+    loss_scales: dict = dataclasses.field(default_factory=dict)  # name -> LossScale (float16 networks).
 
 
 @dataclasses.dataclass
@@ -130,7 +133,11 @@ class _CompiledPhases:
             with tf.GradientTape() as tape:
                 loss, stats = phase.loss_fn(ctx, *data)
                 scaled = loss / ctx.global_batch
+                if phase.loss_scale:
+                    scaled = scaled * phase.loss_scale.multiplier()
             grads = tape.gradient(scaled, phase.variables)
+            if phase.loss_scale:
+                grads = [None if g is None else g / phase.loss_scale.multiplier() for g in grads]
             # Layers not in use (ProGAN levels above the current lod) get zero gradients, as under the
             # official tf.cond: Adam leaves them in place while their second moment decays.
             return [tf.zeros_like(v) if g is None else g for g, v in zip(grads, phase.variables)], stats
@@ -155,7 +162,10 @@ class _CompiledPhases:
                 grads, stats = compute(ctx, *chunk)
                 total = grads if total is None else [a + b for a, b in zip(total, grads)]
                 stats_total = {k: stats_total.get(k, 0.0) + v for k, v in stats.items()}
-            phase.optimizer.apply_gradients(zip(total, phase.variables))
+            if phase.loss_scale:  # Float16: skip the update where a gradient overflowed; adapt the scale.
+                phase.loss_scale.update(apply_if_finite(phase.optimizer, total, phase.variables))
+            else:
+                phase.optimizer.apply_gradients(zip(total, phase.variables))
             return stats_total
 
         @tf.function
@@ -376,13 +386,18 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
                    'Timing/total_hours': state.total_time / 3600,
                    'Memory/host_peak_gb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20,
                    'Trace/count': compiled.traces, **means}
+        for name, scale in parts.loss_scales.items():                              # Float16 loss scales.
+            scalars.update({f'{name}/loss_scaling_log2': float(scale.log2.numpy()),
+                            f'{name}/overflows': int(scale.overflows.numpy())})
+        scales = ''.join(f' lsG {scalars["TrainG/loss_scaling_log2"]:.2f}' if n == 'TrainG' else
+                         f' lsD {scalars["TrainD/loss_scaling_log2"]:.2f}' for n in parts.loss_scales)
         bar.set_postfix_str(f'lod {sched.lod:.2f} ' + ' '.join(f'{k.split("/")[1]} {v:.3f}' for k, v in means.items()
                                                                    if k in ('Loss/G', 'Loss/D')))
         tqdm.write(f'tick {state.cur_tick:<5d} kimg {state.cur_nimg / 1000:<8.1f} lod {sched.lod:<5.2f} '
                    f'minibatch {sched.minibatch:<4d} time {_fmt_time(state.total_time):<12s} sec/tick {tick_time:<7.1f} '
                    f'sec/kimg {tick_time / max(tick_kimg, 1e-9):<7.2f} img/s {tick_kimg * 1000 / max(tick_time, 1e-9):<7.1f} '
                    f'G {means.get("Loss/G", float("nan")):<8.3f} D {means.get("Loss/D", float("nan")):<8.3f} '
-                   f'traces {compiled.traces}')
+                   f'traces {compiled.traces}{scales}')
         with writer.as_default(step=state.cur_nimg):
             for k, v in scalars.items():
                 tf.summary.scalar(k, v)

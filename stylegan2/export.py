@@ -143,6 +143,7 @@ _G_DEFAULTS = {
     'resample_kernel': ([1, 3, 3, 1], [1, 3, 3, 1], [1, 3, 3, 1]),
     'use_noise': (_ABSENT, True, True),
     'conv_clamp': (_ABSENT, None, None),
+    'num_fp16_res': (_ABSENT, 0, 0),
     'dlatent_avg_beta': (0.995, 0.995, _ABSENT),
     'style_mixing_prob': (0.9, 0.9, 0.9),
 }
@@ -163,6 +164,7 @@ _D_DEFAULTS = {
     'mapping_fmaps': (_ABSENT, _d_nf0, _d_legacy_cmap_dim),
     'mapping_lrmul': (_ABSENT, 0.1, 0.1),
     'conv_clamp': (_ABSENT, None, None),
+    'num_fp16_res': (_ABSENT, 0, 0),
 }
 # Our value of a kwarg whose None means a computed value (ours follow StyleGAN2-ADA there).
 _G_VALUES = {'mapping_fmaps': lambda kw: kw['mapping_fmaps'] if kw['mapping_fmaps'] is not None else kw['dlatent_size'],
@@ -173,8 +175,9 @@ _ADA_LABEL_ONLY = {'G': ('label_fmaps',), 'D': ('mapping_layers', 'mapping_fmaps
 # Always written, as the official training loop always passes them (from the dataset).
 _ALWAYS = ('resolution', 'num_channels', 'label_size')
 # Our kwargs that are not written: fused_modconv (the same function either way; legacy.py refuses it),
-# randomize_noise (a run-time default, not part of the network), label_layout (told by build_func_name).
-_NOT_WRITTEN = ('fused_modconv', 'randomize_noise', 'label_layout')
+# randomize_noise (a run-time default, not part of the network), label_layout (told by build_func_name),
+# fp16_dtype (ours: the official code always uses float16 for num_fp16_res).
+_NOT_WRITTEN = ('fused_modconv', 'randomize_noise', 'label_layout', 'fp16_dtype')
 
 
 def _plain(value):

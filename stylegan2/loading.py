@@ -119,6 +119,10 @@ def official_kwargs(state, kind, where):
     if origin == 'stylegan':
         return kwargs
     kwargs['label_layout'] = origin
+    if kwargs.get('num_fp16_res'):
+        # Kept for the record (export writes it back), computed in float32: inference and metrics on official
+        # networks stay float32-exact, as ada-pytorch with force_fp32. Training sets its own precision.
+        kwargs['fp16_dtype'] = None
     if synthesis_func_of(state, kind) == 'G_synthesis_stylegan_revised':
         kwargs['synthesis_func'] = 'G_synthesis_stylegan_revised'
     if kind == 'D':

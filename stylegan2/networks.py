@@ -20,6 +20,7 @@ import keras
 import tensorflow as tf
 
 from common.layers import EqualizedConv2D, EqualizedDense, MinibatchStddev, leaky_relu
+from common.mixed_precision import block_dtype, check_precision
 from common.resample import DEFAULT_KERNEL, conv_downsample_2d, downsample_2d, upsample_2d, upsample_conv_2d
 
 # The official fused_bias_act activations with their default gains: ReLU-like ones are scaled by sqrt(2)
@@ -104,12 +105,13 @@ class Conv2DLayer(EqualizedConv2D):
 
     def __init__(self, filters, kernel_size, up=False, down=False, resample_kernel=DEFAULT_KERNEL, act='linear',
                  conv_clamp=None, gain=1.0, **kwargs):
-        super().__init__(filters, kernel_size, gain=gain, **kwargs)
+        # autocast off: float16 inputs stay float16 (Keras would cast them to the float32 policy).
+        super().__init__(filters, kernel_size, gain=gain, autocast=False, **kwargs)
         self.up, self.down, self.act, self.conv_clamp = bool(up), bool(down), act, conv_clamp
         self.resample_kernel = list(resample_kernel) if resample_kernel is not None else None
 
     def call(self, x):
-        w = self.weight * self.w_mul
+        w = tf.cast(self.weight * self.w_mul, x.dtype)
         if self.up:
             x = upsample_conv_2d(x, w, self.resample_kernel)
         elif self.down:
@@ -117,7 +119,7 @@ class Conv2DLayer(EqualizedConv2D):
         else:
             x = tf.nn.conv2d(x, w, strides=1, padding='SAME')
         if self.use_bias:
-            x = x + self.bias * self.lrmul
+            x = x + tf.cast(self.bias * self.lrmul, x.dtype)
         return activate(x, self.act, self.conv_clamp)
 
     def get_config(self):
@@ -140,7 +142,7 @@ class ModulatedConv2D(keras.layers.Layer):
 
     def __init__(self, filters, kernel_size, w_dim, up=False, demodulate=True, use_noise=True, act='lrelu',
                  resample_kernel=DEFAULT_KERNEL, conv_clamp=None, **kwargs):
-        super().__init__(**kwargs)
+        super().__init__(autocast=False, **kwargs)  # x keeps its dtype (float16 blocks); w is float32.
         self.filters, self.kernel_size, self.w_dim = int(filters), int(kernel_size), int(w_dim)
         self.up, self.demodulate, self.use_noise, self.act, self.conv_clamp = up, demodulate, use_noise, act, conv_clamp
         self.resample_kernel = list(resample_kernel) if resample_kernel is not None else None
@@ -158,21 +160,26 @@ class ModulatedConv2D(keras.layers.Layer):
         self.bias = self.add_weight(name='bias', shape=(self.filters,), initializer=zeros)
 
     def call(self, x, w, noise=None):
-        """x [N, H, W, in], w [N, w_dim], noise [N or 1, H', W', 1] or None -> [N, H', W', filters]."""
+        """x [N, H, W, in] (float32 or the block's low precision), w [N, w_dim] float32, noise [N or 1, H', W', 1]
+        or None -> [N, H', W', filters] in the dtype of x. Styles and demodulation are computed in float32."""
         styles = tf.matmul(w, self.mod_weight * self.mod_mul) + self.mod_bias + 1
         weight = self.weight * self.w_mul
-        x = x * styles[:, None, None, :]
+        if x.dtype != tf.float32 and self.demodulate:
+            # Official pre-normalization against float16 overflow: demodulation cancels both scales.
+            weight = weight * (self.w_mul / tf.reduce_max(tf.abs(weight), axis=[0, 1, 2], keepdims=True))
+            styles = styles / tf.reduce_max(tf.abs(styles), axis=1, keepdims=True)
+        x = x * tf.cast(styles[:, None, None, :], x.dtype)
         if self.up:
-            x = upsample_conv_2d(x, weight, self.resample_kernel)
+            x = upsample_conv_2d(x, tf.cast(weight, x.dtype), self.resample_kernel)
         else:
-            x = tf.nn.conv2d(x, weight, strides=1, padding='SAME')
+            x = tf.nn.conv2d(x, tf.cast(weight, x.dtype), strides=1, padding='SAME')
         if self.demodulate:
             # sum over (kh, kw, in) of (weight * style)^2, factored so that no [N, kh, kw, in, out] tensor exists.
             d = tf.math.rsqrt(tf.matmul(tf.square(styles), tf.reduce_sum(tf.square(weight), axis=[0, 1])) + 1e-8)
-            x = x * d[:, None, None, :]
+            x = x * tf.cast(d[:, None, None, :], x.dtype)
         if self.use_noise and noise is not None:
-            x = x + noise * self.noise_strength
-        return activate(x + self.bias, self.act, self.conv_clamp)
+            x = x + tf.cast(noise * self.noise_strength, x.dtype)
+        return activate(x + tf.cast(self.bias, x.dtype), self.act, self.conv_clamp)
 
     def get_config(self):
         return {**super().get_config(), 'filters': self.filters, 'kernel_size': self.kernel_size, 'w_dim': self.w_dim,
@@ -348,9 +355,12 @@ class Synthesis(_ScopedModel):
                  resample_kernel=DEFAULT_KERNEL,  # Low-pass FIR filter for resampling; None = box filter.
                  fused_modconv=True,         # Official grouped-conv switch: the same function, kept for the record.
                  conv_clamp=None,            # Clamp conv outputs to [-conv_clamp, conv_clamp] (ADA); None = off.
+                 num_fp16_res=0,             # Low precision for the N highest resolutions (ADA; see mixed_precision).
+                 fp16_dtype='float16',       # Their dtype: 'float16', 'bfloat16' or None (float32 after all).
                  name='synthesis', **_ignored):
         super().__init__(name=name)
         self.resolution_log2 = resolution_log2(resolution)
+        check_precision(num_fp16_res, fp16_dtype)
         _check_choice('architecture', architecture, ('orig', 'skip', 'resnet'))
         _check_choice('nonlinearity', nonlinearity, ACTIVATIONS)
         resample_kernel = list(resample_kernel) if resample_kernel is not None else None
@@ -359,8 +369,11 @@ class Synthesis(_ScopedModel):
                            fmap_const=fmap_const, use_noise=use_noise, randomize_noise=randomize_noise,
                            architecture=architecture, nonlinearity=nonlinearity, resample_kernel=resample_kernel,
                            fused_modconv=fused_modconv, conv_clamp=conv_clamp)
+        if num_fp16_res:  # Recorded only when used: float32 networks keep the kwargs they always had.
+            self.kwargs.update({'num_fp16_res': num_fp16_res, 'fp16_dtype': fp16_dtype})
         nf = _nf(fmap_base, fmap_decay, fmap_min, fmap_max)
         top = self.resolution_log2
+        self.dtypes = {res: block_dtype(res, top, num_fp16_res, fp16_dtype) for res in range(2, top + 1)}
         self.num_ws = top * 2 - 2
         self.w_dim, self.img_channels, self.architecture = dlatent_size, num_channels, architecture
         self.resample_kernel, self.use_noise = resample_kernel, use_noise
@@ -417,7 +430,7 @@ class Synthesis(_ScopedModel):
         images = L['4x4/ToRGB'](x, ws[:, 1]) if self.architecture == 'skip' else None
         for res in range(3, self.resolution_log2 + 1):
             r = f'{2 ** res}x{2 ** res}'
-            skip = x
+            x = skip = tf.cast(x, self.dtypes[res])
             x = L[f'{r}/Conv0_up'](x, ws[:, res * 2 - 5], noise=self._noise(res * 2 - 5, batch, mode, noise))
             x = L[f'{r}/Conv1'](x, ws[:, res * 2 - 4], noise=self._noise(res * 2 - 4, batch, mode, noise))
             if self.architecture == 'resnet':
@@ -425,7 +438,7 @@ class Synthesis(_ScopedModel):
             if self.architecture == 'skip':
                 images = upsample_2d(images, self.resample_kernel)
             if f'{r}/ToRGB' in L:
-                rgb = L[f'{r}/ToRGB'](x, ws[:, res * 2 - 3])
+                rgb = tf.cast(L[f'{r}/ToRGB'](x, ws[:, res * 2 - 3]), tf.float32)  # Images stay float32.
                 images = rgb if images is None else images + rgb
         return images
 
@@ -462,6 +475,8 @@ class Generator(_ScopedModel):
                  resample_kernel=DEFAULT_KERNEL,  # Low-pass FIR filter for resampling.
                  fused_modconv=True,         # Official grouped-conv switch: the same function.
                  conv_clamp=None,            # Clamp conv outputs (ADA); None = off.
+                 num_fp16_res=0,             # Low precision for the N highest resolutions (ADA).
+                 fp16_dtype='float16',       # Their dtype: 'float16', 'bfloat16' or None (float32 after all).
                  dlatent_avg_beta=0.995,     # Training: decay of the moving average of w.
                  style_mixing_prob=0.9,      # Training: probability of style mixing regularization.
                  synthesis_func='G_synthesis_stylegan2',  # Or 'G_synthesis_stylegan_revised' (configs b-d).
@@ -476,7 +491,8 @@ class Generator(_ScopedModel):
             dlatent_size=dlatent_size, num_channels=num_channels, resolution=resolution, fmap_base=fmap_base,
             fmap_decay=fmap_decay, fmap_min=fmap_min, fmap_max=fmap_max, fmap_const=fmap_const, use_noise=use_noise,
             randomize_noise=randomize_noise, architecture=architecture, nonlinearity=nonlinearity,
-            resample_kernel=resample_kernel, fused_modconv=fused_modconv, conv_clamp=conv_clamp, name='synthesis')
+            resample_kernel=resample_kernel, fused_modconv=fused_modconv, conv_clamp=conv_clamp,
+            **({'num_fp16_res': num_fp16_res, 'fp16_dtype': fp16_dtype} if num_fp16_res else {}), name='synthesis')
         self.mapping = Mapping(
             latent_size=latent_size, label_size=label_size, dlatent_size=dlatent_size, num_ws=self.synthesis.num_ws,
             mapping_layers=mapping_layers, mapping_fmaps=mapping_fmaps, mapping_lrmul=mapping_lrmul,
@@ -525,9 +541,12 @@ class Discriminator(_ScopedModel):
                  mapping_fmaps=None,         # ADA: label embedding size cmap_dim; None = nf(0).
                  mapping_lrmul=0.1,          # ADA: learning rate multiplier of those layers.
                  conv_clamp=None,            # Clamp conv outputs (ADA); None = off.
+                 num_fp16_res=0,             # Low precision for the N highest resolutions (ADA).
+                 fp16_dtype='float16',       # Their dtype: 'float16', 'bfloat16' or None (float32 after all).
                  name='D', **_ignored):
         super().__init__(name=name)
         self.resolution_log2 = resolution_log2(resolution, minimum=8)
+        check_precision(num_fp16_res, fp16_dtype)
         _check_choice('architecture', architecture, ('orig', 'skip', 'resnet'))
         _check_choice('nonlinearity', nonlinearity, ACTIVATIONS)
         _check_choice('label_layout', label_layout, LABEL_LAYOUTS)
@@ -538,8 +557,11 @@ class Discriminator(_ScopedModel):
                            mbstd_num_features=mbstd_num_features, resample_kernel=resample_kernel,
                            label_layout=label_layout, mapping_layers=mapping_layers, mapping_fmaps=mapping_fmaps,
                            mapping_lrmul=mapping_lrmul, conv_clamp=conv_clamp)
+        if num_fp16_res:  # Recorded only when used: float32 networks keep the kwargs they always had.
+            self.kwargs.update({'num_fp16_res': num_fp16_res, 'fp16_dtype': fp16_dtype})
         nf = _nf(fmap_base, fmap_decay, fmap_min, fmap_max)
         top = self.resolution_log2
+        self.dtypes = {res: block_dtype(res, top, num_fp16_res, fp16_dtype) for res in range(2, top + 1)}
         self.num_channels, self.c_dim, self.architecture = num_channels, label_size, architecture
         self.label_layout, self.resample_kernel = label_layout, resample_kernel
         self.layers_by_scope = {}
@@ -582,7 +604,9 @@ class Discriminator(_ScopedModel):
         x = None
         for res in range(self.resolution_log2, 2, -1):
             r = f'{2 ** res}x{2 ** res}'
+            x = None if x is None else tf.cast(x, self.dtypes[res])
             if f'{r}/FromRGB' in L:
+                y = tf.cast(y, self.dtypes[res])
                 t = L[f'{r}/FromRGB'](y)
                 x = t if x is None else x + t
             skip = x
@@ -591,6 +615,7 @@ class Discriminator(_ScopedModel):
                 x = (x + L[f'{r}/Skip'](skip)) * (1 / np.sqrt(2))
             if self.architecture == 'skip':
                 y = downsample_2d(y, self.resample_kernel)
+        x, y = tf.cast(x, tf.float32), tf.cast(y, tf.float32)  # The epilogue runs in float32.
         if '4x4/FromRGB' in L:
             x = x + L['4x4/FromRGB'](y)
         if self.mbstd is not None:

@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.layers import process_reals
+from common.mixed_precision import LossScale
 from common.options import OptionsError
 from common.schedule import training_schedule
 from common.training_loop import Phase, TrainingParts
@@ -54,6 +55,9 @@ def build(opts, dataset, strategy):
         D_opt.build(D.trainable_variables)
         pl_mean = tf.Variable(0.0, trainable=False, name='pl_mean',
                               aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        # One dynamic loss scale per optimizer (official tflib), where that network has float16 blocks.
+        G_scale, D_scale = (LossScale(name, opts.loss_scaling_init) if _uses_float16(net, kwargs[key], key) else None
+                            for name, net, key in (('TrainG', G.synthesis, 'G'), ('TrainD', D, 'D')))
     progressive = opts.sched.lod_initial_resolution is not None
     growing = [net for net in (G.synthesis, Gs.synthesis, D) if hasattr(net, 'lod')]
     if progressive and len(growing) < 3:
@@ -137,12 +141,19 @@ def build(opts, dataset, strategy):
         G_opt.learning_rate.assign(sched.G_lrate * G_ratio)
         D_opt.learning_rate.assign(sched.D_lrate * D_ratio)
 
-    phases = [Phase('Gmain', G_main, G_opt, G.trainable_variables, uses_reals=False)]
+    phases = [Phase('Gmain', G_main, G_opt, G.trainable_variables, uses_reals=False, loss_scale=G_scale)]
     if lazy and path_length:
-        phases.append(Phase('Greg', G_reg, G_opt, G.trainable_variables, uses_reals=False, interval=opts.G_reg_interval))
-    phases.append(Phase('Dmain', D_main, D_opt, D.trainable_variables, uses_reals=True, after=update_Gs))
+        phases.append(Phase('Greg', G_reg, G_opt, G.trainable_variables, uses_reals=False, interval=opts.G_reg_interval,
+                            loss_scale=G_scale))
+    phases.append(Phase('Dmain', D_main, D_opt, D.trainable_variables, uses_reals=True, after=update_Gs,
+                        loss_scale=D_scale))
     if lazy:
-        phases.append(Phase('Dreg', D_reg, D_opt, D.trainable_variables, uses_reals=True, interval=opts.D_reg_interval))
+        phases.append(Phase('Dreg', D_reg, D_opt, D.trainable_variables, uses_reals=True, interval=opts.D_reg_interval,
+                            loss_scale=D_scale))
+    extra_state = {'pl_mean': pl_mean}
+    loss_scales = {scale.name: scale for scale in (G_scale, D_scale) if scale}
+    for scale in loss_scales.values():
+        extra_state.update(scale.trackables())
     return TrainingParts(
         model='stylegan2', nets={'G': G, 'D': D, 'Gs': Gs}, optimizers={'G_opt': G_opt, 'D_opt': D_opt},
         network_kwargs=kwargs, phases=phases, configure=configure,
@@ -150,4 +161,12 @@ def build(opts, dataset, strategy):
                                                 opts.sched),
         resets_optimizers=progressive and opts.reset_opt_for_new_lod,  # Configs e and f do not grow.
         generate=lambda z, c: Gs(z, c, noise_mode='const'),
-        latent_size=G.z_dim, extra_state={'pl_mean': pl_mean})
+        latent_size=G.z_dim, extra_state=extra_state, loss_scales=loss_scales)
+
+
+def _uses_float16(net, kwargs, key):
+    """Whether `net` has float16 blocks (which need loss scaling; bfloat16 does not)."""
+    if kwargs.get('num_fp16_res') and not hasattr(net, 'dtypes'):
+        raise OptionsError(f'--num_fp16_res={kwargs["num_fp16_res"]}: mixed precision needs the StyleGAN2 networks '
+                           f'of configs e and f, not {type(net).__name__} ({key})')
+    return tf.float16 in getattr(net, 'dtypes', {}).values()
