@@ -30,6 +30,8 @@ flags.DEFINE_integer('seed', None, 'Random seed (official: 1000).')
 flags.DEFINE_integer('num_gpus', None, 'Replicas per machine (GPUs; logical CPU devices on a CPU-only host).')
 flags.DEFINE_string('worker_hosts', None, 'Multi-machine training: host:port of every worker, comma-separated, the '
                     'same on all (writes TF_CONFIG; or set TF_CONFIG yourself). Needs --run_dir on a shared filesystem.')
+flags.DEFINE_string('tpu', None, 'Train with TPUStrategy on this TPU: its name, grpc://host:port, or local (TPU VM). '
+                    'Untried (see README).')
 flags.DEFINE_integer('task_index', None, 'With --worker_hosts: this machine\'s position in the list (0 = chief).')
 flags.DEFINE_float('total_kimg', None, 'Training length in thousands of real images.')
 flags.DEFINE_bool('mirror_augment', None, 'Random left-right flips of the reals.')
@@ -206,6 +208,15 @@ flags.DEFINE_integer('metric_images', None, 'Replaces the image count of every m
 flags.DEFINE_string('metrics_cache', None, 'Dataset statistics cache (default: $GAN_METRICS_CACHE or '
                     '~/.cache/gan-metrics).')
 flags.DEFINE_bool('tensorboard', False, 'Start TensorBoard on the run directory beside the training.')
+
+
+def precision_overrides():
+    """The mixed-precision flags -> kwargs for both StyleGAN2 networks (--fp16: StyleGAN2-ADA's settings)."""
+    out = dict(num_fp16_res=4, conv_clamp=256) if F.fp16 else {}
+    for name in ('num_fp16_res', 'conv_clamp', 'fp16_dtype'):
+        if F[name].value is not None:
+            out[name] = F[name].value
+    return out
 
 
 def metric_overrides():

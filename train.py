@@ -36,7 +36,7 @@ def _top_level_overrides(top):
                         ('run_dir', 'run_dir'), ('auto_resume', 'auto_resume'), ('keep_snapshots', 'keep_snapshots'),
                         ('nan_policy', 'nan_policy'), ('nan_lr_factor', 'nan_lr_factor'),
                         ('nan_max_rollbacks', 'nan_max_rollbacks'), ('profile', 'profile'),
-                        ('loss_scaling_init', 'loss_scaling_init')):
+                        ('loss_scaling_init', 'loss_scaling_init'), ('tpu', 'tpu')):
         if F[flag].value is not None:
             top[field] = F[flag].value
     return top
@@ -54,13 +54,8 @@ def _network_overrides(G_kwargs, D_kwargs):
             G_kwargs[name] = D_kwargs[name] = F[name].value
     if F.mbstd_group_size is not None:
         D_kwargs['mbstd_group_size'] = F.mbstd_group_size
-    if F.fp16:  # StyleGAN2-ADA's mixed precision (train.py: num_fp16_res 4, conv_clamp 256).
-        G_kwargs.update(num_fp16_res=4, conv_clamp=256)
-        D_kwargs.update(num_fp16_res=4, conv_clamp=256)
-    for name in ('num_fp16_res', 'conv_clamp', 'fp16_dtype'):
-        if F[name].value is not None:
-            G_kwargs[name] = D_kwargs[name] = F[name].value
-    return G_kwargs, D_kwargs
+    precision = train_flags.precision_overrides()
+    return {**G_kwargs, **precision}, {**D_kwargs, **precision}
 
 
 def build_options():
@@ -142,7 +137,7 @@ def main(argv):
             from common.distribute import configure_cluster
             configure_cluster(F.worker_hosts, F.task_index)
         from common.distribute import make_strategy
-        make_strategy(opts.num_gpus)  # First: a multi-worker strategy must exist before TensorFlow runs anything.
+        make_strategy(opts.num_gpus, opts.tpu)  # First: a multi-worker strategy must exist before TensorFlow runs anything.
         if F.data is None:
             ensure_embedded_dataset(opts.data)
         if F.tensorboard:

@@ -1,6 +1,6 @@
 """Which devices and machines train together: MirroredStrategy over the local GPUs (logical CPUs on a
-CPU-only host), or MultiWorkerMirroredStrategy across machines described by TF_CONFIG (or written from
---worker_hosts / --task_index). The batch semantics are the same for both: `minibatch_size` is global,
+CPU-only host), MultiWorkerMirroredStrategy across machines described by TF_CONFIG (or written from
+--worker_hosts / --task_index), or TPUStrategy with --tpu. The batch semantics are the same for both: `minibatch_size` is global,
 `minibatch_gpu` is per replica, and every replica of every worker takes its own rows of the global batch.
 
 In a multi-worker run the chief (task 0) writes everything (snapshots, grids, logs, TensorBoard); the other
@@ -41,11 +41,13 @@ def cluster_spec():
     return max(workers, 1), index
 
 
-def make_strategy(num_gpus):
+def make_strategy(num_gpus, tpu=None):
     """The strategy of this process, one per device set: two strategies over the same devices reuse
     collective instance keys, and their all-reduces then collide ("Shape mismatch in the collective
     instance"). Multi-worker when TF_CONFIG names more than one worker; it must be made before TensorFlow
-    runs anything else in this process."""
+    runs anything else in this process. `tpu` (--tpu): TPUStrategy on that TPU ('local' for a TPU VM)."""
+    if tpu:
+        return _tpu_strategy(tpu)
     workers, _ = cluster_spec()
     if workers > 1:
         if 'multi-worker' not in _STRATEGIES:
@@ -62,6 +64,22 @@ def make_strategy(num_gpus):
     if key not in _STRATEGIES:
         _STRATEGIES[key] = tf.distribute.MirroredStrategy(list(key))
     return _STRATEGIES[key]
+
+
+def _tpu_strategy(tpu):
+    """TPUStrategy on the TPU named by --tpu. Untried: no TPU was available while this was written (see
+    README, "TPUs"). The step only uses ops that XLA compiles (--xla compiles the same losses and gradients
+    on CPU and GPU), stateless random numbers and static shapes per resolution."""
+    if 'tpu' not in _STRATEGIES:
+        try:
+            resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+            tf.config.experimental_connect_to_cluster(resolver)
+            tf.tpu.experimental.initialize_tpu_system(resolver)
+        except (ValueError, RuntimeError, tf.errors.OpError) as e:
+            first = (str(e).strip().splitlines() or [''])[0].split('. ')[0]
+            raise OptionsError(f'--tpu={tpu}: no TPU found there ({type(e).__name__}: {first})') from None
+        _STRATEGIES['tpu'] = tf.distribute.TPUStrategy(resolver)
+    return _STRATEGIES['tpu']
 
 
 def is_chief(strategy):

@@ -20,6 +20,7 @@ class TrainingOptions:
     desc: str = ''                          # Description appended to the run directory name.
     random_seed: int = 1000                 # Global seed: initialization, data order, latents (official 1000).
     num_gpus: int = 1                       # Replicas; on a CPU-only host they are logical CPU devices.
+    tpu: Optional[str] = None               # TPUStrategy on this TPU (name, grpc:// address or 'local').
     total_kimg: float = 15000               # Length of training in thousands of real images.
     mirror_augment: bool = False            # Random left-right flips of the reals.
     max_label_size: Union[int, str] = 0     # 0 = unconditional, 'full' = all label components, N = the first N.

@@ -21,6 +21,7 @@ from tqdm import tqdm
 from common import images as image_utils
 from common.distribute import any_worker, is_chief, make_strategy, num_workers  # noqa: F401 (make_strategy: API)
 from common.evaluation import snapshot_metrics
+from common.flops import cached_peak_gflops, graph_flops
 from common.mixed_precision import apply_if_finite
 from common.tensorboard import write_config_text
 from common.options import OptionsError, TrainingOptions
@@ -125,6 +126,18 @@ class _CompiledPhases:
     def __init__(self, strategy, phases, seed):
         self.strategy, self.seed, self.traces = strategy, seed, 0
         self.fns = {p.name: self._compile(p) for p in phases}
+        self._flops = {}
+
+    def flops(self, name, args):
+        """Matmul and conv FLOPs of one call of phase `name` with `args` (all local replicas), counted once per
+        traced shape; None where the graph cannot be counted."""
+        key = (name,) + tuple(args[1:4])  # minibatch, resolution, rounds: what a trace depends on.
+        if key not in self._flops:
+            try:
+                self._flops[key] = graph_flops(self.fns[name].get_concrete_function(*args))
+            except (ValueError, NotImplementedError, TypeError):
+                self._flops[key] = None
+        return self._flops[key]
 
     def _compile(self, phase):
         strategy, seed = self.strategy, self.seed
@@ -179,6 +192,13 @@ class _CompiledPhases:
         return run
 
 
+def _local_peak_gflops(strategy):
+    """fp32 matmul peak of this worker's devices: one measured GPU times the local GPU replicas; on a CPU the
+    logical devices share the cores that one measurement already uses."""
+    gpus = sum('GPU' in device.upper() for device in strategy.extended.worker_devices)
+    return cached_peak_gflops() * max(gpus, 1)
+
+
 def _grid_size(spec, resolution):
     if spec == '1080p':
         return int(np.clip(1920 // resolution, 3, 32)), int(np.clip(1080 // resolution, 2, 32))
@@ -198,7 +218,7 @@ def training_loop(opts: TrainingOptions, stop_after_ticks=None, resume_command=N
     SIGTERM / SIGINT end the run early with a snapshot; `resume_command(run_dir)` then gives the command
     line printed for continuing it."""
     opts.validate()
-    strategy = make_strategy(opts.num_gpus)
+    strategy = make_strategy(opts.num_gpus, opts.tpu)
     chief = is_chief(strategy)
     if num_workers(strategy) > 1 and not opts.run_dir:
         raise OptionsError('--run_dir is required with several workers: all of them must find the same run '
@@ -318,7 +338,7 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
         write_config_text(writer, opts, state.cur_nimg)
     total_nimg = int(opts.total_kimg * 1000)
     feed, feed_key = None, None
-    tick_stats, tick_start_time, last_fakes = [], time.time(), None
+    tick_stats, tick_start_time, last_fakes, tick_flops = [], time.time(), None, 0
     start_time = time.time() - state.total_time
     if state.cur_nimg == 0:
         last_fakes = save_fakes()[0]
@@ -356,6 +376,9 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
                                 state.data_position += sched.minibatch
                             args += tuple(batches[repeat])
                         tick_stats.append((sched.minibatch, compiled.fns[phase.name](*args)))
+                        if chief and tick_flops is not None:
+                            flops = compiled.flops(phase.name, args)
+                            tick_flops = None if flops is None else tick_flops + flops
                 state.step += 1
         bar.update((state.cur_nimg / 1000) - bar.n)
         profiler.after_group()
@@ -370,7 +393,7 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
         tick_stats = []
         if fault:                                                                   # Numerical fault guard.
             state = _roll_back(opts, parts, run_dir, state, fault)
-            feed_key, tick_start_time = None, time.time()
+            feed_key, tick_start_time, tick_flops = None, time.time(), 0
             continue
         state.cur_tick += 1
         now = time.time()
@@ -386,6 +409,9 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
                    'Timing/total_hours': state.total_time / 3600,
                    'Memory/host_peak_gb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20,
                    'Trace/count': compiled.traces, **means}
+        mfu = tick_flops / max(tick_time, 1e-9) / (_local_peak_gflops(strategy) * 1e9) if chief and tick_flops else None
+        if mfu is not None:  # Model FLOPs utilization against the measured fp32 matmul peak (common/flops.py).
+            scalars['Timing/mfu'] = mfu
         for name, scale in parts.loss_scales.items():                              # Float16 loss scales.
             scalars.update({f'{name}/loss_scaling_log2': float(scale.log2.numpy()),
                             f'{name}/overflows': int(scale.overflows.numpy())})
@@ -396,6 +422,7 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
         tqdm.write(f'tick {state.cur_tick:<5d} kimg {state.cur_nimg / 1000:<8.1f} lod {sched.lod:<5.2f} '
                    f'minibatch {sched.minibatch:<4d} time {_fmt_time(state.total_time):<12s} sec/tick {tick_time:<7.1f} '
                    f'sec/kimg {tick_time / max(tick_kimg, 1e-9):<7.2f} img/s {tick_kimg * 1000 / max(tick_time, 1e-9):<7.1f} '
+                   + (f'MFU {mfu:<6.1%} ' if mfu is not None else '') +
                    f'G {means.get("Loss/G", float("nan")):<8.3f} D {means.get("Loss/D", float("nan")):<8.3f} '
                    f'traces {compiled.traces}{scales}')
         with writer.as_default(step=state.cur_nimg):
@@ -416,7 +443,7 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
             if opts.keep_snapshots:
                 prune_snapshots(run_dir, opts.keep_snapshots, protected=best)
         writer.flush()
-        tick_start_time = time.time()
+        tick_start_time, tick_flops = time.time(), 0
         if stopping:
             break
     bar.close()

@@ -167,9 +167,10 @@ _D_DEFAULTS = {
     'num_fp16_res': (_ABSENT, 0, 0),
 }
 # Our value of a kwarg whose None means a computed value (ours follow StyleGAN2-ADA there).
-_G_VALUES = {'mapping_fmaps': lambda kw: kw['mapping_fmaps'] if kw['mapping_fmaps'] is not None else kw['dlatent_size'],
+_FP16 = {'num_fp16_res': lambda kw: kw.get('num_fp16_res', 0)}  # Recorded by float16 networks only.
+_G_VALUES = {**_FP16, 'mapping_fmaps': lambda kw: kw['mapping_fmaps'] if kw['mapping_fmaps'] is not None else kw['dlatent_size'],
              'label_fmaps': lambda kw: kw['label_fmaps'] if kw['label_fmaps'] is not None else kw['latent_size']}
-_D_VALUES = {'mapping_fmaps': lambda kw: kw['mapping_fmaps'] if kw['mapping_fmaps'] is not None else _d_nf0(kw)}
+_D_VALUES = {**_FP16, 'mapping_fmaps': lambda kw: kw['mapping_fmaps'] if kw['mapping_fmaps'] is not None else _d_nf0(kw)}
 # Kwargs that only matter for ADA label embeddings: skipped otherwise.
 _ADA_LABEL_ONLY = {'G': ('label_fmaps',), 'D': ('mapping_layers', 'mapping_fmaps', 'mapping_lrmul')}
 # Always written, as the official training loop always passes them (from the dataset).

@@ -2,7 +2,7 @@
 looks inside nested functions (as XLA-compiled gradients are)."""
 import tensorflow as tf
 
-from benchmarks.flops import graph_flops
+from common.flops import graph_flops
 
 
 def test_flops_of_matmul_and_conv_forward_and_backward_are_analytic():

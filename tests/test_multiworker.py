@@ -68,3 +68,12 @@ def test_two_workers_stay_identical_equal_one_process_and_only_the_chief_writes(
     names = sorted(os.listdir(run_dir))
     assert 'log.txt' in names and 'training_options.json' in names and any(n.startswith('network-snap') for n in names)
     assert len([n for n in names if n.startswith('events.out')]) == 1   # One TensorBoard writer: the chief's.
+
+
+def test_tpu_without_a_tpu_fails_in_one_line_naming_the_flag(tmp_path):
+    # A subprocess: connecting to a TPU cluster changes this process's TensorFlow context.
+    proc = subprocess.run([sys.executable, 'train.py', '--tpu=local', f'--result_dir={tmp_path}'],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1].startswith('error: --tpu=local: no TPU found there'), proc.stderr[-2000:]
+    assert not os.listdir(tmp_path)  # Nothing written.

@@ -1,4 +1,5 @@
-"""FLOPs of a traced TensorFlow function and the machine's fp32 matmul peak, for MFU.
+"""FLOPs of a traced TensorFlow function and the machine's fp32 matmul peak, for MFU (the training log and
+benchmarks/train_speed.py).
 
 Counted like ../shared/bench/peer_ada.py counts the official code: matrix multiplies and convolutions only
 (forward, backward and the double backward of the regularizers, as they appear in the traced graph),
@@ -36,8 +37,13 @@ def _graph_flops(graph, tensors, ops):
             body = graph._get_function(op.get_attr('f').name).graph
             outs = body.outputs if indices is None else [body.outputs[i] for i in sorted(indices)]
             total += _graph_flops(body, list(outs), list(body.control_outputs))
-        elif op.type in ('While', 'StatelessWhile', 'If', 'StatelessIf'):
-            raise NotImplementedError(f'FLOP counting of {op.type} (data-dependent control flow)')
+        elif op.type in ('If', 'StatelessIf'):
+            # The costlier branch (e.g. the optimizer update that an overflow skips: no matmuls either way).
+            total += max(_graph_flops(body, list(body.outputs), list(body.control_outputs))
+                         for body in (graph._get_function(op.get_attr(b).name).graph
+                                      for b in ('then_branch', 'else_branch')))
+        elif op.type in ('While', 'StatelessWhile'):
+            raise NotImplementedError(f'FLOP counting of {op.type} (data-dependent trip count)')
         else:
             total += _op_flops(op)
     return total
@@ -80,6 +86,9 @@ def _op_flops(op):
     return 0
 
 
+_PEAKS = {}
+
+
 def matmul_peak_gflops(sizes=(1024, 2048, 4096), repeats=5):
     """Best fp32 GEMM GFLOP/s of TensorFlow on this machine's default device (square matmuls)."""
     best = 0.0
@@ -93,3 +102,11 @@ def matmul_peak_gflops(sizes=(1024, 2048, 4096), repeats=5):
             float(matmul(a, b))
             best = max(best, 2 * n ** 3 / (time.perf_counter() - t0) / 1e9)
     return best
+
+
+def cached_peak_gflops():
+    """A quicker `matmul_peak_gflops` (2048^2 matmuls, under a second on this CPU), measured once per process:
+    the training loop's MFU per tick."""
+    if 'quick' not in _PEAKS:
+        _PEAKS['quick'] = matmul_peak_gflops(sizes=(2048,), repeats=3)
+    return _PEAKS['quick']
