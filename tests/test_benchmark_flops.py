@@ -1,5 +1,5 @@
-"""The benchmark's FLOP counter gives the analytic matmul and convolution counts, forward and backward, and
-looks inside nested functions (as XLA-compiled gradients are)."""
+"""The FLOP counter (benchmark and MFU per tick) gives the analytic matmul and convolution counts, forward and
+backward, looks inside nested functions (as XLA-compiled gradients are) and counts a cond's costlier branch."""
 import tensorflow as tf
 
 from common.flops import graph_flops
@@ -23,3 +23,13 @@ def test_flops_of_matmul_and_conv_forward_and_backward_are_analytic():
     matmul = 2 * 4 * 16 * 8                    # Forward; the backward of x is not needed (x is no variable).
     conv = 2 * (2 * 8 * 8 * 5) * (3 * 3 * 3)   # Forward; the gradient w.r.t. the kernel costs the same.
     assert graph_flops(concrete) == 2 * matmul + 2 * conv
+
+
+def test_flops_of_a_cond_are_those_of_its_costlier_branch():
+    # The float16 update is skipped on overflow by a tf.cond: counted as if it ran.
+    @tf.function
+    def step(x, flag):
+        return tf.cond(flag, lambda: tf.matmul(x, x), lambda: x)
+
+    concrete = step.get_concrete_function(tf.TensorSpec([6, 6]), tf.TensorSpec([], tf.bool))
+    assert graph_flops(concrete) == 2 * 6 * 6 * 6

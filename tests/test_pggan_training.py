@@ -3,6 +3,7 @@ trace per resolution, and clear errors for bad runs. Tiny networks on an 8x8 dat
 import dataclasses
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -74,6 +75,9 @@ def test_resumed_training_equals_uninterrupted(tiny_dataset, tmp_path, full_run)
         log = f.read()
     # Two resolutions (4 and 8) x two phases (D, G): each traced once.
     assert 'traces 4' in log.splitlines()[-2] or 'traces 4' in log
+    # Every tick reports images/s and MFU (FLOPs of the traced phases against the measured matmul peak).
+    ticks = [line for line in log.splitlines() if line.startswith('tick ')]
+    assert ticks and all(re.search(r'img/s [\d.]+ +MFU [\d.]+%', line) for line in ticks), ticks
     assert os.path.isfile(os.path.join(full, 'reals.png')) and os.path.isfile(os.path.join(full, 'fakes000000.png'))
     assert json.load(open(os.path.join(full, 'training_options.json')))['total_kimg'] == 0.128
 
