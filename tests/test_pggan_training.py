@@ -76,7 +76,7 @@ def test_resumed_training_equals_uninterrupted(tiny_dataset, tmp_path, full_run)
     # Two resolutions (4 and 8) x two phases (D, G): each traced once.
     assert 'traces 4' in log.splitlines()[-2] or 'traces 4' in log
     # Every tick reports images/s and MFU (FLOPs of the traced phases against the measured matmul peak).
-    ticks = [line for line in log.splitlines() if line.startswith('tick ')]
+    ticks = re.findall(r'tick +\d+ +kimg .*', log)
     assert ticks and all(re.search(r'img/s [\d.]+ +MFU [\d.]+%', line) for line in ticks), ticks
     assert os.path.isfile(os.path.join(full, 'reals.png')) and os.path.isfile(os.path.join(full, 'fakes000000.png'))
     assert json.load(open(os.path.join(full, 'training_options.json')))['total_kimg'] == 0.128
