@@ -415,8 +415,7 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
         for name, scale in parts.loss_scales.items():                              # Float16 loss scales.
             scalars.update({f'{name}/loss_scaling_log2': float(scale.log2.numpy()),
                             f'{name}/overflows': int(scale.overflows.numpy())})
-        scales = ''.join(f' lsG {scalars["TrainG/loss_scaling_log2"]:.2f}' if n == 'TrainG' else
-                         f' lsD {scalars["TrainD/loss_scaling_log2"]:.2f}' for n in parts.loss_scales)
+        scales = ''.join(f' ls{name[-1]} {scalars[f"{name}/loss_scaling_log2"]:.2f}' for name in parts.loss_scales)
         bar.set_postfix_str(f'lod {sched.lod:.2f} ' + ' '.join(f'{k.split("/")[1]} {v:.3f}' for k, v in means.items()
                                                                    if k in ('Loss/G', 'Loss/D')))
         tqdm.write(f'tick {state.cur_tick:<5d} kimg {state.cur_nimg / 1000:<8.1f} lod {sched.lod:<5.2f} '
