@@ -62,3 +62,15 @@ def tiny_dataset_8px(tmp_path_factory):
     path = str(tmp_path_factory.mktemp('data') / 'tiny8')
     write_dataset(path, sources.array_source(images), shuffle=True)
     return path
+
+
+@pytest.fixture(scope='session')
+def smooth_rgb32(tmp_path_factory):
+    """16 smooth 32x32 RGB images (4x4 random blocks), as an official-format TFRecord dataset."""
+    import numpy as np
+    from data import sources
+    from data.writer import write_dataset
+    images = (np.random.RandomState(4).rand(16, 3, 4, 4) * 255).repeat(8, axis=2).repeat(8, axis=3).astype(np.uint8)
+    path = str(tmp_path_factory.mktemp('data') / 'rgb32')
+    write_dataset(path, sources.array_source(images), shuffle=True)
+    return path

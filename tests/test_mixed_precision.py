@@ -9,9 +9,7 @@ from common.mixed_precision import block_dtype
 from common.options import OptionsError, TrainingOptions
 from common.schedule import SG2ScheduleOptions
 from common.training_loop import _CompiledPhases, make_strategy
-from data import sources
 from data.dataset import Dataset
-from data.dataset_tool import write_dataset
 from stylegan2.networks import Discriminator, Generator
 
 NETS = dict(fmap_base=128, fmap_max=16)
@@ -50,12 +48,8 @@ def test_low_precision_networks_compute_the_float32_function_up_to_rounding(dtyp
 
 
 @pytest.fixture(scope='module')
-def data32(tmp_path_factory):
-    rnd = np.random.RandomState(4)
-    images = (rnd.rand(16, 3, 4, 4) * 255).repeat(8, axis=2).repeat(8, axis=3).astype(np.uint8)
-    path = str(tmp_path_factory.mktemp('data') / 'rgb32')
-    write_dataset(path, sources.array_source(images), shuffle=False)
-    return path
+def data32(smooth_rgb32):
+    return smooth_rgb32
 
 
 def _options(data, num_gpus=1, **overrides):

@@ -11,8 +11,6 @@ import flags as train_flags
 from common.options import OptionsError, TrainingOptions
 from common.schedule import SG2ScheduleOptions
 from common.training_loop import training_loop
-from data import sources
-from data.dataset_tool import write_dataset
 from stylegan2 import load_network
 from stylegan2.networks_progressive import RevisedSynthesis, StyleGANDiscriminator
 from stylegan2.networks_stylegan import BasicDiscriminator, StyleGenerator
@@ -22,12 +20,8 @@ TINY_D = dict(fmap_base=128, fmap_max=16)
 
 
 @pytest.fixture(scope='module')
-def data32(tmp_path_factory):
-    """16 smooth 32x32 RGB images."""
-    images = (np.random.RandomState(4).rand(16, 3, 4, 4) * 255).repeat(8, axis=2).repeat(8, axis=3).astype(np.uint8)
-    path = str(tmp_path_factory.mktemp('data') / 'rgb32')
-    write_dataset(path, sources.array_source(images), shuffle=True)
-    return path
+def data32(smooth_rgb32):
+    return smooth_rgb32
 
 
 def ladder_options(config, data, result_dir, **overrides):
