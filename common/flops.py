@@ -4,6 +4,7 @@ benchmarks/train_speed.py).
 Counted like ../shared/bench/peer_ada.py counts the official code: matrix multiplies and convolutions only
 (forward, backward and the double backward of the regularizers, as they appear in the traced graph),
 2 FLOPs per multiply-add; element-wise work is not counted."""
+import functools
 import time
 
 import numpy as np
@@ -86,9 +87,6 @@ def _op_flops(op):
     return 0
 
 
-_PEAKS = {}
-
-
 def matmul_peak_gflops(sizes=(1024, 2048, 4096), repeats=5):
     """Best fp32 GEMM GFLOP/s of TensorFlow on this machine's default device (square matmuls)."""
     best = 0.0
@@ -104,9 +102,8 @@ def matmul_peak_gflops(sizes=(1024, 2048, 4096), repeats=5):
     return best
 
 
+@functools.lru_cache(maxsize=None)
 def cached_peak_gflops():
     """A quicker `matmul_peak_gflops` (2048^2 matmuls, under a second on this CPU), measured once per process:
     the training loop's MFU per tick."""
-    if 'quick' not in _PEAKS:
-        _PEAKS['quick'] = matmul_peak_gflops(sizes=(2048,), repeats=3)
-    return _PEAKS['quick']
+    return matmul_peak_gflops(sizes=(2048,), repeats=3)

@@ -99,14 +99,15 @@ class TrainingOptions:
             raise OptionsError(f'--nan_lr_factor={self.nan_lr_factor}: expected a factor in (0, 1]')
         if self.profile < 0:
             raise OptionsError(f'--profile={self.profile}: expected 0 (off) or a number of minibatch groups')
+        from common.mixed_precision import LOW_PRECISION_DTYPES
         for flag, kwargs in (('G', self.G_kwargs), ('D', self.D_kwargs)):
             fp16 = kwargs.get('num_fp16_res', 0)
             if fp16 and self.model != 'stylegan2':
                 raise OptionsError(f'--num_fp16_res={fp16}: mixed precision is for --model=stylegan2')
             if not isinstance(fp16, int) or fp16 < 0:
                 raise OptionsError(f'--num_fp16_res={fp16} ({flag}): expected 0 (float32) or a number of resolutions')
-            if kwargs.get('fp16_dtype', 'float16') not in ('float16', 'bfloat16'):
-                raise OptionsError(f'--fp16_dtype={kwargs["fp16_dtype"]}: expected float16 or bfloat16')
+            if kwargs.get('fp16_dtype', 'float16') not in LOW_PRECISION_DTYPES:
+                raise OptionsError(f'--fp16_dtype={kwargs["fp16_dtype"]}: expected {" or ".join(LOW_PRECISION_DTYPES)}')
         if self.nan_max_rollbacks < 0:
             raise OptionsError(f'--nan_max_rollbacks={self.nan_max_rollbacks}: expected 0 or more')
         if self.G_reg_interval < 1 or self.D_reg_interval < 1:
