@@ -9,6 +9,8 @@ import numpy as np
 import keras
 import tensorflow as tf
 
+from common.conv import conv2d, conv2d_transpose
+
 
 def _scale_init(std):
     return keras.initializers.RandomNormal(0.0, std)
@@ -90,12 +92,11 @@ class EqualizedConv2D(keras.layers.Layer):
         w = self.weight * self.w_mul
         if self.resample == 'up':
             w = _fused_kernel(w, down=False)
-            s = tf.shape(x)
-            x = tf.nn.conv2d_transpose(x, w, [s[0], s[1] * 2, s[2] * 2, self.filters], strides=2, padding='SAME')
+            x = conv2d_transpose(x, w, (x.shape[1] * 2, x.shape[2] * 2), stride=2, padding='SAME')
         elif self.resample == 'down':
-            x = tf.nn.conv2d(x, _fused_kernel(w, down=True), strides=2, padding='SAME')
+            x = conv2d(x, _fused_kernel(w, down=True), stride=2, padding='SAME')
         else:
-            x = tf.nn.conv2d(x, w, strides=1, padding='SAME')
+            x = conv2d(x, w, stride=1, padding='SAME')
         if self.use_bias:
             x = x + self.bias * self.lrmul
         return x

@@ -19,6 +19,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
+from common.conv import conv2d
 from common.layers import EqualizedConv2D, EqualizedDense, MinibatchStddev, leaky_relu
 from common.mixed_precision import block_dtype, check_precision
 from common.resample import DEFAULT_KERNEL, conv_downsample_2d, downsample_2d, upsample_2d, upsample_conv_2d
@@ -117,7 +118,7 @@ class Conv2DLayer(EqualizedConv2D):
         elif self.down:
             x = conv_downsample_2d(x, w, self.resample_kernel)
         else:
-            x = tf.nn.conv2d(x, w, strides=1, padding='SAME')
+            x = conv2d(x, w)
         if self.use_bias:
             x = x + tf.cast(self.bias * self.lrmul, x.dtype)
         return activate(x, self.act, self.conv_clamp)
@@ -172,7 +173,7 @@ class ModulatedConv2D(keras.layers.Layer):
         if self.up:
             x = upsample_conv_2d(x, tf.cast(weight, x.dtype), self.resample_kernel)
         else:
-            x = tf.nn.conv2d(x, tf.cast(weight, x.dtype), strides=1, padding='SAME')
+            x = conv2d(x, tf.cast(weight, x.dtype))
         if self.demodulate:
             # sum over (kh, kw, in) of (weight * style)^2, factored so that no [N, kh, kw, in, out] tensor exists.
             d = tf.math.rsqrt(tf.matmul(tf.square(styles), tf.reduce_sum(tf.square(weight), axis=[0, 1])) + 1e-8)

@@ -16,6 +16,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
+from common.conv import conv2d, conv2d_transpose
 from common.layers import (EqualizedConv2D, EqualizedDense, MinibatchStddev, _fused_kernel, downscale2d,
                            leaky_relu, upscale2d)
 from stylegan2.networks import (NOISE_MODES, Mapping, Synthesis, _check_choice, _ScopedModel, add_noise_buffers,
@@ -145,11 +146,10 @@ class StyledLayer(keras.layers.Layer):
         else:
             weight = self.weight * self.w_mul
             if self.up and self.fused:  # ProGAN's fused upscale2d_conv2d, kernel [k, k, out, in].
-                s = tf.shape(x)
-                x = tf.nn.conv2d_transpose(x, _fused_kernel(tf.transpose(weight, [0, 1, 3, 2]), down=False),
-                                           [s[0], s[1] * 2, s[2] * 2, self.filters], strides=2, padding='SAME')
+                x = conv2d_transpose(x, _fused_kernel(tf.transpose(weight, [0, 1, 3, 2]), down=False),
+                                     (x.shape[1] * 2, x.shape[2] * 2), stride=2, padding='SAME')
             else:
-                x = tf.nn.conv2d(upscale2d(x) if self.up else x, weight, strides=1, padding='SAME')
+                x = conv2d(upscale2d(x) if self.up else x, weight)
             if self.up and self.blur_filter:
                 x = blur2d(x, self.blur_filter)
         if noise is not None:
