@@ -95,6 +95,12 @@ class RoundContext:
     resolution: int
     per_round: int                          # Samples in this round on this replica.
     offset: tf.Tensor                       # Row of the global batch where this round's slice starts.
+    updates: list = dataclasses.field(default_factory=list)  # (variable, value) from assign_after.
+
+    def assign_after(self, variable, value):
+        """variable.assign(value) once this round's gradients are computed: the loss stays a pure function
+        that XLA can compile (distributed variables cannot be written from inside a compiled function)."""
+        self.updates.append((variable, value))
 
     def _take(self, x, shrink):
         n = self.per_round // shrink
@@ -143,6 +149,7 @@ class _CompiledPhases:
         strategy, seed = self.strategy, self.seed
 
         def grads_fn(ctx, *data):
+            """(gradients, stats, values for the variables of ctx.updates) of one round."""
             with tf.GradientTape() as tape:
                 loss, stats = phase.loss_fn(ctx, *data)
                 scaled = loss / ctx.global_batch
@@ -153,16 +160,29 @@ class _CompiledPhases:
                 grads = [None if g is None else g / phase.loss_scale.multiplier() for g in grads]
             # Layers not in use (ProGAN levels above the current lod) get zero gradients, as under the
             # official tf.cond: Adam leaves them in place while their second moment decays.
-            return [tf.zeros_like(v) if g is None else g for g, v in zip(grads, phase.variables)], stats
+            grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, phase.variables)]
+            return grads, stats, [value for _, value in ctx.updates]
+
+        deferred = []  # The variables of the compiled function's ctx.updates, recorded when it is traced.
+
         @tf.function(jit_compile=True)
         def jitted(step, offset, global_batch, resolution, per_round, *data):
-            return grads_fn(RoundContext(seed, step, global_batch, resolution, per_round, offset), *data)
+            ctx = RoundContext(seed, step, global_batch, resolution, per_round, offset)
+            result = grads_fn(ctx, *data)
+            deferred[:] = [variable for variable, _ in ctx.updates]
+            return result
 
         def compute(ctx, *data):
-            if not phase.xla:
-                return grads_fn(ctx, *data)
-            # XLA fuses the element-wise work of the forward and double-backward passes.
-            return jitted(ctx.step, ctx.offset, ctx.global_batch, ctx.resolution, ctx.per_round, *data)
+            if phase.xla:  # XLA fuses the element-wise work of the forward and double-backward passes.
+                grads, stats, values = jitted(ctx.step, ctx.offset, ctx.global_batch, ctx.resolution,
+                                              ctx.per_round, *data)
+                variables = deferred
+            else:
+                grads, stats, values = grads_fn(ctx, *data)
+                variables = [variable for variable, _ in ctx.updates]
+            for variable, value in zip(variables, values):
+                variable.assign(value)
+            return grads, stats
 
         def replica_fn(step, global_batch, resolution, rounds, *data):
             per_replica = global_batch // strategy.num_replicas_in_sync

@@ -16,13 +16,15 @@ def _at(level):
     return {} if level is None else {'level': level}
 
 
-def generate(G, latents, labels, noise=None, mixing_latents=None, mixing_cutoff=None, update_w_avg=True, level=None):
+def generate(G, latents, labels, noise=None, mixing_latents=None, mixing_cutoff=None, update_w_avg=True, level=None,
+             assign=None):
     """Fakes and their ws as G_main does during training: the tracked dlatent_avg is updated from the
-    batch (first ws, before mixing), style mixing replaces the layers from `mixing_cutoff` on by those of
-    `mixing_latents`, and `noise` (per-layer tensors, drawn by the caller) feeds the noise inputs."""
+    batch (first ws, before mixing; written by `assign(variable, value)` when given), style mixing replaces
+    the layers from `mixing_cutoff` on by those of `mixing_latents`, and `noise` (per-layer tensors, drawn
+    by the caller) feeds the noise inputs."""
     ws = G.mapping(latents, labels)
     if update_w_avg and G.dlatent_avg_beta is not None:
-        G.mapping.update_w_avg(tf.reduce_mean(ws[:, 0], axis=0), G.dlatent_avg_beta)
+        G.mapping.update_w_avg(tf.reduce_mean(ws[:, 0], axis=0), G.dlatent_avg_beta, assign)
     if mixing_latents is not None:
         ws2 = G.mapping(mixing_latents, labels)
         layer = tf.range(ws.shape[1])[tf.newaxis, :, tf.newaxis]
@@ -49,7 +51,9 @@ def G_pathreg(G, pl_latents, pl_labels, pl_noise, pl_mean, pl_decay=0.01, pl_wei
     grads = tape.gradient(out, ws)
     lengths = tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=2), axis=1))
     ctx = tf.distribute.get_replica_context()
-    global_mean = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, tf.reduce_mean(lengths))
+    global_mean = tf.reduce_mean(lengths)
+    if ctx.num_replicas_in_sync > 1:  # (Alone, skipping it keeps this function free of sync points for XLA.)
+        global_mean = ctx.all_reduce(tf.distribute.ReduceOp.MEAN, global_mean)
     new_mean = pl_mean + pl_decay * (global_mean - pl_mean)
     penalty = tf.reduce_sum(tf.square(lengths - new_mean))
     return penalty * pl_weight, new_mean, {'Loss/pl_lengths': tf.reduce_sum(lengths), 'Loss/pl_penalty': penalty}

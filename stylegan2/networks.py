@@ -326,15 +326,20 @@ class Mapping(_ScopedModel):
         avg = self.dlatent_avg.value
         return avg + (ws - avg) * layer_psi
 
-    def update_w_avg(self, w, beta=0.995):
+    def update_w_avg(self, w, beta=0.995, assign=None):
         """Training (official G_main, `dlatent_avg_beta` = 0.995): dlatent_avg <- lerp(w_mean, dlatent_avg, beta).
 
         w: the batch mean w_mean [w_dim], or the mapping output ws [N, num_ws, w_dim], whose first w is
-        averaged over the batch as the official code does.
+        averaged over the batch as the official code does. `assign(variable, value)` does the write
+        (the training loop defers it past the compiled step); by default it is immediate.
         """
         w = tf.cast(w, tf.float32)
         w_mean = tf.reduce_mean(w[:, 0], axis=0) if w.shape.rank == 3 else w
-        self.dlatent_avg.assign(w_mean + (self.dlatent_avg - w_mean) * beta)
+        value = w_mean + (self.dlatent_avg - w_mean) * beta
+        if assign is None:
+            self.dlatent_avg.assign(value)
+        else:
+            assign(self.dlatent_avg, value)
 
 
 class Synthesis(_ScopedModel):

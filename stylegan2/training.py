@@ -87,7 +87,7 @@ def build(opts, dataset, strategy):
         """Latents, style mixing (one cutoff for the whole batch, as official, among the layers in use:
         2 * floor(lod) fewer while growing) and per-layer noise; the level of detail."""
         args = dict(noise=[ctx.normal([s, s, 1], base + _NOISE + i, shrink) for i, s in enumerate(noise_sizes)],
-                    level=level(ctx))
+                    level=level(ctx), assign=ctx.assign_after)
         if mixing_prob:
             cur_layers = G.num_ws - 2 * (level(ctx) or 0)
             mix = ctx.scalar_uniform(base + 2) < mixing_prob
@@ -109,7 +109,7 @@ def build(opts, dataset, strategy):
         reg, new_mean, stats = losses.G_pathreg(
             G, ctx.normal([G.z_dim], _GREG, shrink), random_labels(ctx, _GREG + 4, shrink),
             ctx.normal(pl_noise_shape, _GREG + 5, shrink), pl_mean.value(), **pl_args, **fakes_args(ctx, _GREG, shrink))
-        pl_mean.assign(new_mean)
+        ctx.assign_after(pl_mean, new_mean)
         # Shrunk batch: each sample's penalty counts `shrink` times so that the sum / global batch is the
         # official mean over the shrunk batch.
         return reg * shrink, {**stats, 'Loss/pl_mean': new_mean * ctx.per_round}
@@ -141,15 +141,16 @@ def build(opts, dataset, strategy):
         G_opt.learning_rate.assign(sched.G_lrate * G_ratio)
         D_opt.learning_rate.assign(sched.D_lrate * D_ratio)
 
-    phases = [Phase('Gmain', G_main, G_opt, G.trainable_variables, uses_reals=False, loss_scale=G_scale)]
+    phases = [Phase('Gmain', G_main, G_opt, G.trainable_variables, uses_reals=False, loss_scale=G_scale,
+                    xla=opts.xla)]
     if lazy and path_length:
         phases.append(Phase('Greg', G_reg, G_opt, G.trainable_variables, uses_reals=False, interval=opts.G_reg_interval,
-                            loss_scale=G_scale))
+                            loss_scale=G_scale, xla=opts.xla))
     phases.append(Phase('Dmain', D_main, D_opt, D.trainable_variables, uses_reals=True, after=update_Gs,
-                        loss_scale=D_scale))
+                        loss_scale=D_scale, xla=opts.xla))
     if lazy:
         phases.append(Phase('Dreg', D_reg, D_opt, D.trainable_variables, uses_reals=True, interval=opts.D_reg_interval,
-                            loss_scale=D_scale))
+                            loss_scale=D_scale, xla=opts.xla))
     extra_state = {'pl_mean': pl_mean}
     loss_scales = {scale.name: scale for scale in (G_scale, D_scale) if scale}
     for scale in loss_scales.values():

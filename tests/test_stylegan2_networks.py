@@ -171,17 +171,21 @@ def test_fir_filter_of_a_delta_is_the_kernel():
     np.testing.assert_array_equal(out[0, :, :, 1], k)
 
 
-@pytest.mark.parametrize('kernel', [[1, 3, 3, 1], [1, 2, 1], None, [[1, 2, 0], [0, 3, 1], [1, 0, 4]]])
-def test_upsample_and_downsample_match_numpy_upfirdn(kernel):
+@pytest.mark.parametrize('xla', [False, True], ids=['depthwise', 'xla-slices'])
+@pytest.mark.parametrize('kernel', [[1, 3, 3, 1], [1, 2, 1], None, [[1, 2, 0], [0, 3, 1], [1, 0, 4]],
+                                    np.outer([1, 2, 4], [3, 1, 0.5])])  # Non-separable; separable, asymmetric.
+def test_upsample_and_downsample_match_numpy_upfirdn(kernel, xla):
     x = np.random.RandomState(0).randn(2, 6, 6, 3).astype(np.float32)
     k2 = setup_kernel([1, 1] if kernel is None else kernel)
     p = k2.shape[0] - 2
-    np.testing.assert_allclose(upsample_2d(x, kernel), np_upfirdn(x, k2 * 4, up=2, pad0=(p + 1) // 2 + 1, pad1=p // 2),
-                               atol=1e-5)
-    np.testing.assert_allclose(downsample_2d(x, kernel), np_upfirdn(x, k2, down=2, pad0=(p + 1) // 2, pad1=p // 2),
-                               atol=1e-5)
-    np.testing.assert_allclose(upfirdn_2d(x, k2, up=2, down=1, pad0=-1, pad1=3), np_upfirdn(x, k2, 2, 1, -1, 3),
-                               atol=1e-5)  # Cropping.
+    # Under XLA separable kernels run as shifted slices instead of a depthwise convolution.
+    run = (lambda f: tf.function(f, jit_compile=True)()) if xla else (lambda f: f())
+    np.testing.assert_allclose(run(lambda: upsample_2d(x, kernel)),
+                               np_upfirdn(x, k2 * 4, up=2, pad0=(p + 1) // 2 + 1, pad1=p // 2), atol=1e-5)
+    np.testing.assert_allclose(run(lambda: downsample_2d(x, kernel)),
+                               np_upfirdn(x, k2, down=2, pad0=(p + 1) // 2, pad1=p // 2), atol=1e-5)
+    np.testing.assert_allclose(run(lambda: upfirdn_2d(x, k2, up=2, down=1, pad0=-1, pad1=3)),
+                               np_upfirdn(x, k2, 2, 1, -1, 3), atol=1e-5)  # Cropping.
 
 
 def test_box_kernel_resampling_is_nearest_upsampling_and_average_pooling():
