@@ -82,6 +82,12 @@ class TrainState:
     rollbacks: int = 0
 
 
+# Philox by name, not 'auto_select' (which may pick another generator on another device). XLA's kernels
+# turn the same seed into other numbers than TensorFlow's, so --xla runs draw their own (equally valid)
+# latents and noise; a run resumes bit-exactly under the setting it was started with.
+_RNG = 'philox'
+
+
 @dataclasses.dataclass
 class RoundContext:
     """What a loss function needs to know about the current step and its slice of the global batch.
@@ -107,17 +113,18 @@ class RoundContext:
         return x[self.offset // shrink:self.offset // shrink + n]
 
     def normal(self, tail, purpose, shrink=1):
-        x = tf.random.stateless_normal([self.global_batch // shrink] + list(tail), self._seed(purpose))
+        x = tf.random.stateless_normal([self.global_batch // shrink] + list(tail), self._seed(purpose), alg=_RNG)
         return self._take(x, shrink)
 
     def uniform(self, tail, purpose, shrink=1, maxval=None, dtype=tf.float32):
         x = tf.random.stateless_uniform([self.global_batch // shrink] + list(tail), self._seed(purpose),
-                                        maxval=maxval, dtype=dtype)
+                                        maxval=maxval, dtype=dtype, alg=_RNG)
         return self._take(x, shrink)
 
     def scalar_uniform(self, purpose, minval=0, maxval=None, dtype=tf.float32):
         """One value shared by the whole global batch (e.g. the style-mixing cutoff)."""
-        return tf.random.stateless_uniform([], self._seed(purpose), minval=minval, maxval=maxval, dtype=dtype)
+        return tf.random.stateless_uniform([], self._seed(purpose), minval=minval, maxval=maxval, dtype=dtype,
+                                           alg=_RNG)
 
     def _seed(self, purpose):
         return tf.stack([tf.constant(self.seed, tf.int64), self.step * 64 + purpose])
