@@ -48,6 +48,7 @@ class Phase:
     interval: int = 1                       # Run every `interval` minibatches (lazy regularization).
     after: Optional[Callable] = None        # Cross-replica update after each run (the Gs moving average).
     xla: bool = False                       # Compile the loss and gradients with XLA.
+    all_reduces: bool = False               # The loss all-reduces across replicas (path length's pl_mean).
     loss_scale: Optional[object] = None     # common.mixed_precision.LossScale of float16 networks.
 
 
@@ -179,8 +180,12 @@ class _CompiledPhases:
             deferred[:] = [variable for variable, _ in ctx.updates]
             return result
 
+        # An all-reduce inside a compiled function needs collective ops where TensorFlow would use merge_call
+        # (MirroredStrategy on CPUs): with several replicas such a phase runs uncompiled.
+        use_xla = phase.xla and not (phase.all_reduces and strategy.num_replicas_in_sync > 1)
+
         def compute(ctx, *data):
-            if phase.xla:  # XLA fuses the element-wise work of the forward and double-backward passes.
+            if use_xla:  # XLA fuses the element-wise work of the forward and double-backward passes.
                 grads, stats, values = jitted(ctx.step, ctx.offset, ctx.global_batch, ctx.resolution,
                                               ctx.per_round, *data)
                 variables = deferred

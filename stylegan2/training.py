@@ -142,10 +142,10 @@ def build(opts, dataset, strategy):
         D_opt.learning_rate.assign(sched.D_lrate * D_ratio)
 
     phases = [Phase('Gmain', G_main, G_opt, G.trainable_variables, uses_reals=False, loss_scale=G_scale,
-                    xla=opts.xla)]
+                    xla=opts.xla, all_reduces=path_length and not lazy)]
     if lazy and path_length:
         phases.append(Phase('Greg', G_reg, G_opt, G.trainable_variables, uses_reals=False, interval=opts.G_reg_interval,
-                            loss_scale=G_scale, xla=opts.xla))
+                            loss_scale=G_scale, xla=opts.xla, all_reduces=True))
     phases.append(Phase('Dmain', D_main, D_opt, D.trainable_variables, uses_reals=True, after=update_Gs,
                         loss_scale=D_scale, xla=opts.xla))
     if lazy:

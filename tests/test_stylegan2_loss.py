@@ -1,6 +1,7 @@
 """One StyleGAN2 training step against the official TF1 code (tests/data/stylegan2/train_step_ref_sg2_uncond.npz,
 see the README there): logistic losses, R1 and path-length regularizers, their gradients as the training loop
-registers them, and one Adam step with the lazy-regularization adjustment. No style mixing, stored noise."""
+registers them (also compiled with XLA), and one Adam step with the lazy-regularization adjustment. No style
+mixing, stored noise."""
 import os
 
 import numpy as np
@@ -110,3 +111,31 @@ def test_dlatent_avg_is_updated_from_the_batch_as_official(ref, nets):
     G.mapping.dlatent_avg.assign(ref['dlatent_avg_before'].reshape(G.mapping.dlatent_avg.shape))
     losses.generate(G, tf.constant(ref['latents']), tf.zeros([8, 0]), noise=const_noise(G))
     np.testing.assert_allclose(G.mapping.dlatent_avg.numpy().ravel(), ref['dlatent_avg_after_main'].ravel(), atol=1e-6)
+
+
+def test_all_four_phases_compiled_with_xla_equal_official(ref, nets):
+    # XLA compiles the double backward of R1 and path length through the fast-gradient convolutions and
+    # runs the FIR filters as slices; the gradients stay the official ones.
+    G, D = nets.G, nets.D
+    latents, reals, labels = tf.constant(ref['latents']), nhwc(ref['reals']), tf.zeros([8, 0])
+    keep = dict(noise=const_noise(G), assign=lambda variable, value: None)
+    phases = {
+        'Dmain_grad': (D, lambda: losses.D_logistic(G, D, latents, labels, reals, **keep)[0] / 8),
+        'Dreg_grad': (D, lambda: losses.D_r1(D, reals, labels, gamma=10.0)[0] * 16 / 8),
+        'Gmain_grad': (G, lambda: losses.G_logistic_ns(G, D, latents, labels, **keep)[0] / 8),
+        'Greg_grad': (G, lambda: losses.G_pathreg(G, tf.constant(ref['pl_latents']), tf.zeros([4, 0]),
+                                                  nhwc(ref['pl_noise_raw']), tf.constant(0.0), **keep)[0])}
+
+    @tf.function(jit_compile=True)
+    def compiled():
+        out = {}
+        for prefix, (net, fn) in phases.items():
+            with tf.GradientTape() as tape:
+                value = fn()
+            out[prefix] = [tf.zeros_like(v) if g is None else g
+                           for v, g in zip(net.trainable_variables, tape.gradient(value, net.trainable_variables))]
+        return out
+    for prefix, grads in compiled().items():
+        net = phases[prefix][0]
+        names = {id(v): k for k, v in network_variables(net).items()}
+        check_grads(ref, prefix, {names[id(v)]: (v, g) for v, g in zip(net.trainable_variables, grads)})

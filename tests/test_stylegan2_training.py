@@ -113,12 +113,12 @@ def _same_draws_in_and_out_of_xla(monkeypatch):
                         tf.cast(minval + draw(ctx, [], purpose) * ((maxval or 1) - minval), dtype))
 
 
-def test_xla_compiled_training_equals_graph_training(tiny_dataset, monkeypatch):
-    # All four phases compiled, with R1's and path length's double backward, the FIR filters as slices, and
-    # dlatent_avg and pl_mean written after the compiled step.
+def test_xla_compiled_training_on_two_devices_equals_graph_training_on_one(tiny_dataset, monkeypatch):
+    # Gmain, Dmain and Dreg compiled (R1's double backward, the FIR filters as slices, dlatent_avg written
+    # after the compiled step); Greg, whose pl_mean is all-reduced, runs uncompiled on several CPU replicas.
     _same_draws_in_and_out_of_xla(monkeypatch)
     graph = _weights_after_steps(tiny_dataset, 1, minibatch_gpu=8)
-    compiled = _weights_after_steps(tiny_dataset, 1, minibatch_gpu=8, xla=True)
+    compiled = _weights_after_steps(tiny_dataset, 2, minibatch_gpu=4, xla=True)
     assert_same_training(graph, compiled)
     for key in [k for k in compiled if 'dlatent_avg' in k] + ['pl_mean']:
         assert np.any(compiled[key] != 0), key  # Updated at all.
