@@ -78,7 +78,7 @@ def _conv(x, w, stride, padding):
 def _conv_transpose(x, w, stride, out_hw):
     """The adjoint of the 'VALID' stride-`stride` convolution with w [kh, kw, A, B] on [N, *out_hw, A]:
     x [N, h, w, B] -> [N, *out_hw, A], rows beyond the convolution's reach being zero."""
-    kh, kw, cout = int(w.shape[0]), int(w.shape[1]), int(w.shape[2])
+    kh, kw = int(w.shape[0]), int(w.shape[1])
     h, wd = int(x.shape[1]), int(x.shape[2])
     if (out_hw[0] - kh) // stride + 1 != h or (out_hw[1] - kw) // stride + 1 != wd:
         raise ValueError(f'conv2d_transpose: output {out_hw} does not map to input {h}x{wd} with a {kh}x{kw} '
