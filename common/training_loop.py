@@ -110,8 +110,8 @@ class RoundContext:
         self.updates.append((variable, value))
 
     def _take(self, x, shrink):
-        n = self.per_round // shrink
-        return x[self.offset // shrink:self.offset // shrink + n]
+        n = self.per_round // shrink  # A static size: the offset may be a tensor, the shape stays known.
+        return tf.slice(x, [self.offset // shrink] + [0] * (x.shape.rank - 1), [n] + [-1] * (x.shape.rank - 1))
 
     def normal(self, tail, purpose, shrink=1):
         x = tf.random.stateless_normal([self.global_batch // shrink] + list(tail), self._seed(purpose), alg=_RNG)
