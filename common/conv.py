@@ -2,7 +2,8 @@
 
 On the CPU, TensorFlow's input-gradient kernel (Conv2DBackpropInput, which `conv2d_transpose` also runs)
 is 2-3x slower than Conv2D at 16x16 and below, and took half of a StyleGAN2 step. Both linear maps have
-forward-convolution forms of the same FLOPs:
+forward-convolution forms with the same multiply-adds (plus, for the phases below, those of the zero border
+each phase pads: +1% FLOPs on a StyleGAN2 step):
 
 - the input gradient of a stride-1 convolution is a convolution of the output gradient with the spatially
   flipped, in/out-transposed kernel ('SAME' stays 'SAME'; 'VALID' pads by k-1 first);
