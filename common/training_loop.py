@@ -156,8 +156,10 @@ class _CompiledPhases:
     def _compile(self, phase):
         strategy, seed = self.strategy, self.seed
 
+        deferred = []  # The variables of ctx.updates, in the order of grads_fn's values (set when traced).
+
         def grads_fn(ctx, *data):
-            """(gradients, stats, values for the variables of ctx.updates) of one round."""
+            """(gradients, stats, values for the variables in `deferred`) of one round."""
             with tf.GradientTape() as tape:
                 loss, stats = phase.loss_fn(ctx, *data)
                 scaled = loss / ctx.global_batch
@@ -169,16 +171,12 @@ class _CompiledPhases:
             # Layers not in use (ProGAN levels above the current lod) get zero gradients, as under the
             # official tf.cond: Adam leaves them in place while their second moment decays.
             grads = [tf.zeros_like(v) if g is None else g for g, v in zip(grads, phase.variables)]
+            deferred[:] = [variable for variable, _ in ctx.updates]
             return grads, stats, [value for _, value in ctx.updates]
-
-        deferred = []  # The variables of the compiled function's ctx.updates, recorded when it is traced.
 
         @tf.function(jit_compile=True)
         def jitted(step, offset, global_batch, resolution, per_round, *data):
-            ctx = RoundContext(seed, step, global_batch, resolution, per_round, offset)
-            result = grads_fn(ctx, *data)
-            deferred[:] = [variable for variable, _ in ctx.updates]
-            return result
+            return grads_fn(RoundContext(seed, step, global_batch, resolution, per_round, offset), *data)
 
         # An all-reduce inside a compiled function needs collective ops where TensorFlow would use merge_call
         # (MirroredStrategy on CPUs): with several replicas such a phase runs uncompiled.
@@ -188,11 +186,9 @@ class _CompiledPhases:
             if use_xla:  # XLA fuses the element-wise work of the forward and double-backward passes.
                 grads, stats, values = jitted(ctx.step, ctx.offset, ctx.global_batch, ctx.resolution,
                                               ctx.per_round, *data)
-                variables = deferred
             else:
                 grads, stats, values = grads_fn(ctx, *data)
-                variables = [variable for variable, _ in ctx.updates]
-            for variable, value in zip(variables, values):
+            for variable, value in zip(deferred, values):
                 variable.assign(value)
             return grads, stats
 
