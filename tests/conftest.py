@@ -65,6 +65,19 @@ def tiny_dataset_8px(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def tiny_labelled_rgb8(tmp_path_factory):
+    """64 8x8 RGB images with smooth random content and 3 classes, as an official-format TFRecord dataset."""
+    import numpy as np
+    from data import sources
+    from data.writer import write_dataset
+    rnd = np.random.RandomState(3)
+    images = (rnd.rand(64, 3, 2, 2) * 255).repeat(4, axis=2).repeat(4, axis=3).astype(np.uint8)
+    path = str(tmp_path_factory.mktemp('data') / 'tiny8rgb')
+    write_dataset(path, sources.array_source(images, sources.onehot(np.arange(64) % 3)), shuffle=True)
+    return path
+
+
+@pytest.fixture(scope='session')
 def smooth_rgb32(tmp_path_factory):
     """16 smooth 32x32 RGB images (4x4 random blocks), as an official-format TFRecord dataset."""
     import numpy as np

@@ -11,20 +11,13 @@ from equivalence import assert_same_weights
 from common.options import TrainingOptions
 from common.schedule import SG2ScheduleOptions
 from common.training_loop import _CompiledPhases, make_strategy, training_loop
-from data import sources
 from data.dataset import Dataset
-from data.dataset_tool import write_dataset
 from stylegan2 import load_network
 
 
 @pytest.fixture(scope='module')
-def tiny_dataset(tmp_path_factory):
-    """64 8x8 RGB images with smooth random content and 3 classes."""
-    rnd = np.random.RandomState(3)
-    images = (rnd.rand(64, 3, 2, 2) * 255).repeat(4, axis=2).repeat(4, axis=3).astype(np.uint8)
-    path = str(tmp_path_factory.mktemp('data') / 'tiny8rgb')
-    write_dataset(path, sources.array_source(images, sources.onehot(np.arange(64) % 3)), shuffle=True)
-    return path
+def tiny_dataset(tiny_labelled_rgb8):
+    return tiny_labelled_rgb8
 
 
 def tiny_options(data, result_dir, minibatch=8, minibatch_gpu=4, mbstd=0, **overrides):

@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.training_loop import RoundContext
-from test_stylegan2_training import _weights_after_steps, assert_same_training, tiny_dataset  # noqa: F401
+from test_stylegan2_training import _weights_after_steps, assert_same_training
 
 
 def _same_draws_in_and_out_of_xla(monkeypatch):
@@ -21,12 +21,12 @@ def _same_draws_in_and_out_of_xla(monkeypatch):
                         tf.cast(minval + draw(ctx, [], purpose) * ((maxval or 1) - minval), dtype))
 
 
-def test_xla_compiled_training_on_two_devices_equals_graph_training_on_one(tiny_dataset, monkeypatch):
+def test_xla_compiled_training_on_two_devices_equals_graph_training_on_one(tiny_labelled_rgb8, monkeypatch):
     # Gmain, Dmain and Dreg compiled (R1's double backward, the FIR filters as slices, dlatent_avg written
     # after the compiled step); Greg, whose pl_mean is all-reduced, runs uncompiled on several CPU replicas.
     _same_draws_in_and_out_of_xla(monkeypatch)
-    graph = _weights_after_steps(tiny_dataset, 1, minibatch_gpu=8, steps=1)
-    compiled = _weights_after_steps(tiny_dataset, 2, minibatch_gpu=4, steps=1, xla=True)
+    graph = _weights_after_steps(tiny_labelled_rgb8, 1, minibatch_gpu=8, steps=1)
+    compiled = _weights_after_steps(tiny_labelled_rgb8, 2, minibatch_gpu=4, steps=1, xla=True)
     assert_same_training(graph, compiled)
     for key in [k for k in compiled if 'dlatent_avg' in k] + ['pl_mean']:
         assert np.any(compiled[key] != 0), key  # Updated at all.
