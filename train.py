@@ -43,19 +43,26 @@ def _top_level_overrides(top):
 
 
 def _network_overrides(G_kwargs, D_kwargs):
-    for name in ('fmap_base', 'fmap_decay', 'fmap_max'):
+    """The network flags onto the preset's G and D kwargs; also {(net, kwarg): flag} of those given, which
+    a resumed snapshot's architecture must not contradict."""
+    given = {}
+
+    def put(nets, key, value, flag):
+        for net, kwargs in nets:
+            kwargs[key] = value
+            given[net, key] = flag
+    G, D, both = [('G', G_kwargs)], [('D', D_kwargs)], [('G', G_kwargs), ('D', D_kwargs)]
+    for name in ('fmap_base', 'fmap_decay', 'fmap_max', 'structure', 'fused_scale', 'use_wscale'):
         if F[name].value is not None:
-            G_kwargs[name] = D_kwargs[name] = F[name].value
+            put(both, name, F[name].value, name)
     for name in ('latent_size', 'use_pixelnorm', 'use_leakyrelu', 'normalize_latents', 'mapping_layers', 'dlatent_size'):
         if F[name].value is not None:
-            G_kwargs[name] = F[name].value
-    for name in ('structure', 'fused_scale', 'use_wscale'):
-        if F[name].value is not None:
-            G_kwargs[name] = D_kwargs[name] = F[name].value
+            put(G, name, F[name].value, name)
     if F.mbstd_group_size is not None:
-        D_kwargs['mbstd_group_size'] = F.mbstd_group_size
-    precision = train_flags.precision_overrides()
-    return {**G_kwargs, **precision}, {**D_kwargs, **precision}
+        put(D, 'mbstd_group_size', F.mbstd_group_size, 'mbstd_group_size')
+    for key, value in train_flags.precision_overrides().items():
+        put(both, key, value, key if F[key].value is not None else 'fp16')
+    return G_kwargs, D_kwargs, given
 
 
 def build_options():
@@ -70,7 +77,7 @@ def build_options():
     if config not in presets:
         raise ValueError(f'--config={config}: expected one of {", ".join(presets)} for --model={F.model}')
     preset = presets[config]
-    G_kwargs, D_kwargs = _network_overrides(dict(preset.get('G', {})), dict(preset.get('D', {})))
+    G_kwargs, D_kwargs, network_flags = _network_overrides(dict(preset.get('G', {})), dict(preset.get('D', {})))
     top = _top_level_overrides({k: v for k, v in preset.items() if k not in ('G', 'D', 'sched')})
     if F.model == 'stylegan2':
         sched = dict(preset.get('sched', {}))
@@ -99,9 +106,10 @@ def build_options():
         raise ValueError(f'--cond={cond}: expected 0, full or a number of label components')
     data = F.data or EMBEDDED_DATA
     desc = F.desc or f'{F.model}-{os.path.basename(data.rstrip("/"))}-{config}'
-    return TrainingOptions(model=F.model, config=config, data=data, result_dir=F.result_dir, desc=desc,
+    opts = TrainingOptions(model=F.model, config=config, data=data, result_dir=F.result_dir, desc=desc,
                            max_label_size=cond if cond == 'full' else int(cond),
                            G_kwargs=G_kwargs, D_kwargs=D_kwargs, sched=sched, **top).validate()
+    return opts, network_flags
 
 
 def ensure_embedded_dataset(path):
@@ -129,10 +137,10 @@ def main(argv):
     if not F['verbosity'].present:  # TensorFlow's Python INFO lines (strategy, checkpoint sharding) are noise here.
         logging.set_verbosity(logging.WARNING)
     from common.options import OptionsError
-    from common.training_loop import TrainingError, training_loop
+    from common.training_loop import NothingToTrain, TrainingError, training_loop
     from data.tfrecord_io import DatasetError
     try:
-        opts = build_options()
+        opts, network_flags = build_options()
         if F.worker_hosts:
             from common.distribute import configure_cluster
             configure_cluster(F.worker_hosts, F.task_index)
@@ -143,7 +151,11 @@ def main(argv):
         if F.tensorboard:
             from common.tensorboard import start_tensorboard
             start_tensorboard(opts.run_dir or opts.result_dir)
-        run_dir = training_loop(opts, resume_command=resume_command(sys.argv))
+        try:
+            run_dir = training_loop(opts, resume_command=resume_command(sys.argv), network_flags=network_flags)
+        except NothingToTrain as e:
+            print(e)
+            return
         if opts.swd_images:
             from common.evaluation import report_swd
             report_swd(run_dir, opts)

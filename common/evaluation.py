@@ -37,8 +37,11 @@ def metric_generate(Gs, model):
 
 
 def report_swd(run_dir, opts):
-    """Loads the run's newest snapshot and prints its SWD; also writes metric-swd.txt into the run."""
+    """Loads the run's newest snapshot, prints its SWD and appends it to the run's metric-swd.jsonl (the record
+    format of the --metrics results, metric name `swd`)."""
     import importlib
+    import time
+    from common.metrics.metric_main import report_metric
     from common.run_dir import locate_snapshot
     snapshot = locate_snapshot(run_dir)
     Gs = importlib.import_module(opts.model).load_network(snapshot).Gs
@@ -46,10 +49,13 @@ def report_swd(run_dir, opts):
         generate, latent_size, label_size = (lambda z, c: Gs(z, c, noise_mode='const')), Gs.z_dim, Gs.c_dim
     else:
         generate, latent_size, label_size = (lambda z, c: Gs(z, c)), Gs.latent_size, Gs.label_size
+    start = time.time()
     result = swd_of_generator(generate, latent_size, label_size, opts.data, opts.swd_images, seed=opts.random_seed)
     line = ' '.join(f'{k} {v:.4f}' for k, v in result.items())
     print(f'SWD of {snapshot} ({opts.swd_images} images): {line}')
-    append_atomic(os.path.join(run_dir, 'metric-swd.txt'), f'{os.path.basename(snapshot)} {line}\n')
+    record = dict(metric='swd', results={k: float(v) for k, v in result.items()}, total_time=time.time() - start,
+                  num_images=opts.swd_images, feature_net='none')
+    report_metric(record, run_dir, snapshot=os.path.basename(snapshot))
     return result
 
 

@@ -27,7 +27,10 @@ class StopSignals:
     def _handle(self, signum, frame):
         name = signal.Signals(signum).name
         if self.received == 'SIGINT' and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # Second Ctrl-C: stop now, without the snapshot.
+            # Second Ctrl-C: stop now, without the snapshot. SystemExit unwinds like KeyboardInterrupt (half-written
+            # files are removed by their writers' cleanup) but Python prints no traceback for it.
+            print('\nSIGINT received again: stopping now, without a snapshot (the newest one is kept)', flush=True)
+            raise SystemExit(128 + signal.SIGINT)
         if self.received is None:
             print(f'\n{name} received: finishing the current step, then writing a snapshot and stopping '
                   f'(Ctrl-C again to stop at once)', flush=True)

@@ -9,7 +9,10 @@ import sys
 from common.files import remove_dir, save_atomic
 from common.snapshot import SnapshotError, is_protected, is_snapshot, verify_snapshot
 
-SNAPSHOT_RE = re.compile(r'^network-snapshot-(\d+)$')
+# Official names where the images shown are whole kimg (`network-snapshot-000140`); runs with sub-kimg
+# snapshot ticks add the images (`network-snapshot-000000.512`); a second snapshot at the same count (after a
+# numerical-fault rollback) gets `_1`, `_2`, ...: no snapshot or grid ever replaces another, names sort in order.
+SNAPSHOT_RE = re.compile(r'^network-snapshot-(\d+)(?:\.(\d{3}))?(?:_(\d+))?$')
 
 
 def create_run_dir(result_dir, desc):
@@ -40,6 +43,21 @@ def _jsonable(o):
     raise TypeError(f'{type(o).__name__} is not JSON serializable')
 
 
+def kimg_stem(cur_nimg):
+    """'000140' for 140000 images, '000000.512' for 512: the kimg part of snapshot and grid names."""
+    return f'{cur_nimg // 1000:06d}' + (f'.{cur_nimg % 1000:03d}' if cur_nimg % 1000 else '')
+
+
+def unused_path(run_dir, prefix, cur_nimg, ext=''):
+    """`run_dir/<prefix><kimg_stem><ext>`, or with `_1`, `_2`, ... before `ext` if that name is taken."""
+    stem = os.path.join(run_dir, prefix + kimg_stem(cur_nimg))
+    path, n = stem + ext, 0
+    while os.path.exists(path):
+        n += 1
+        path = f'{stem}_{n}{ext}'
+    return path
+
+
 def list_snapshots(run_dir):
     """[(kimg, path)] of the snapshot directories in a run directory, oldest first (not yet verified)."""
     out = []
@@ -47,8 +65,9 @@ def list_snapshots(run_dir):
         m = SNAPSHOT_RE.match(name)
         path = os.path.join(run_dir, name)
         if m and is_snapshot(path):
-            out.append((int(m.group(1)), path))
-    return sorted(out)
+            key = (int(m.group(1)) * 1000 + int(m.group(2) or 0), int(m.group(3) or 0))
+            out.append((key, path))
+    return [(key[0] / 1000, path) for key, path in sorted(out)]
 
 
 def newest_valid_snapshot(run_dir, report=print):

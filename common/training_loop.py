@@ -27,6 +27,7 @@ from common.tensorboard import write_config_text
 from common.options import OptionsError, TrainingOptions
 from common.preemption import StopSignals
 from common.run_dir import (Tee, create_run_dir, latest_run_dir, list_snapshots, locate_snapshot, newest_valid_snapshot,
+                            unused_path,
                             prune_snapshots, remove_stale_temporaries, update_best, write_json_atomic)
 from common.schedule import lod_changed_phase
 from common.snapshot import read_snapshot_meta, read_snapshot_state, restore_snapshot, save_snapshot
@@ -240,11 +241,17 @@ def _save_grid(images, path, grid):
     image_utils.save_png(image_utils.create_image_grid(image_utils.to_uint8_progan(images), grid), path)
 
 
-def training_loop(opts: TrainingOptions, stop_after_ticks=None, resume_command=None):
+class NothingToTrain(Exception):
+    """The snapshot to continue is already at or past --total_kimg: the message says so; not an error."""
+
+
+def training_loop(opts: TrainingOptions, stop_after_ticks=None, resume_command=None, network_flags=None):
     """Trains until `total_kimg`; returns the run directory. `stop_after_ticks` ends early (tests).
 
     SIGTERM / SIGINT end the run early with a snapshot; `resume_command(run_dir)` then gives the command
-    line printed for continuing it."""
+    line printed for continuing it. `network_flags` ({('G' or 'D', kwarg): flag}) names the network kwargs
+    given on the command line: resuming a snapshot takes its architecture, and only these may contradict it
+    (an error). Raises NothingToTrain, before any directory is made, for a snapshot already at the end."""
     opts.validate()
     strategy = make_strategy(opts.num_gpus, opts.tpu)
     chief = is_chief(strategy)
@@ -252,6 +259,15 @@ def training_loop(opts: TrainingOptions, stop_after_ticks=None, resume_command=N
         raise OptionsError('--run_dir is required with several workers: all of them must find the same run '
                            'directory (on a filesystem they share)')
     run_dir, snapshot = _choose_run_dir(opts, chief)
+    if snapshot:
+        saved = _read_resume_state(snapshot)
+        done_kimg = saved['train_state'].get('cur_nimg', 0) / 1000
+        if done_kimg >= opts.total_kimg:
+            raise NothingToTrain(f'Nothing to train: {snapshot} is already at kimg {done_kimg:g}, at or past '
+                                 f'--total_kimg={opts.total_kimg:g}')
+        opts = _with_snapshot_architecture(opts, snapshot, saved.get('options'), network_flags or {})
+    if chief and run_dir:
+        os.makedirs(run_dir, exist_ok=True)
     dataset = Dataset(opts.data, max_label_size=opts.max_label_size, mirror_augment=opts.mirror_augment,
                       shuffle_mb=opts.shuffle_mb, seed=opts.random_seed)
     tf.keras.utils.set_random_seed(opts.random_seed)  # Weight initialization.
@@ -289,9 +305,7 @@ def _choose_run_dir(opts, chief=True):
     --resume=latest and --auto_resume continue the newest run of this description (or --run_dir) in place."""
     latest = opts.resume == 'latest' or opts.auto_resume
     if opts.run_dir:
-        run_dir = opts.run_dir
-        if chief:
-            os.makedirs(run_dir, exist_ok=True)
+        run_dir = opts.run_dir  # Made by the caller once it knows there is something to train.
         if os.path.isdir(run_dir) and list_snapshots(run_dir) and not latest and not opts.resume:
             raise OptionsError(f'--run_dir={run_dir} already holds snapshots: add --auto_resume (or --resume=latest) '
                                f'to continue it, or choose another directory')
@@ -307,21 +321,52 @@ def _choose_run_dir(opts, chief=True):
     elif opts.resume and opts.resume != 'latest':
         snapshot = locate_snapshot(opts.resume)
     if opts.resume == 'latest' and snapshot is None:
-        where = opts.run_dir or os.path.join(opts.result_dir, f'NNNNN-{opts.desc}')
+        where = (f'--run_dir={opts.run_dir}' if opts.run_dir else
+                 f'any run directory {os.path.join(opts.result_dir, "<number>-" + opts.desc)} (--desc={opts.desc})')
         raise FileNotFoundError(f'--resume=latest: no complete snapshot in {where}')
     return run_dir, snapshot
 
 
-def _check_fits(parts, snapshot):
-    meta = read_snapshot_meta(snapshot)
-    if meta['model'] != parts.model or meta['kwargs'] != parts.network_kwargs:
-        raise OptionsError(f'--resume: snapshot {snapshot} has networks {meta["model"]} {meta["kwargs"]}, which do not '
-                           f'match this run ({parts.model} {parts.network_kwargs}); check --data and the config')
+def _read_resume_state(snapshot):
     saved = read_snapshot_state(snapshot)
     if not isinstance(saved, dict) or not isinstance(saved.get('train_state'), dict):
         raise OptionsError(f'--resume: {snapshot} holds networks but no training state (an export?); '
                            f'start a new run with its weights instead')
     return saved
+
+
+def _with_snapshot_architecture(opts, snapshot, saved_options, network_flags):
+    """`opts` with the G and D kwargs the snapshot was trained with: a resume needs no network flags. A flag
+    given on the command line that contradicts the snapshot is an error naming the key and both values."""
+    if not isinstance(saved_options, dict):
+        return opts  # Written before snapshots recorded their options: the run's own kwargs must fit.
+    kwargs = {}
+    for net in ('G', 'D'):
+        mine, theirs = getattr(opts, f'{net}_kwargs'), saved_options.get(f'{net}_kwargs', {})
+        given = {key: mine[key] for n, key in network_flags if n == net and key in mine}
+        for key, value in given.items():
+            if key in theirs and theirs[key] != value:
+                raise OptionsError(f'--{network_flags[net, key]}={value} contradicts {snapshot}: its {net} was trained '
+                                   f'with {key}={theirs[key]}; leave the flag out to resume with the snapshot\'s value')
+        kwargs[f'{net}_kwargs'] = {**theirs, **given}
+    return dataclasses.replace(opts, **kwargs)
+
+
+def _check_fits(parts, snapshot):
+    """One line naming what differs between the snapshot's networks and this run's (model, or kwargs such as
+    the dataset's resolution); the snapshot's training state otherwise."""
+    meta = read_snapshot_meta(snapshot)
+    if meta['model'] != parts.model:
+        raise OptionsError(f'--resume: {snapshot} holds {meta["model"]} networks, which do not match this run '
+                           f'(--model={parts.model})')
+    diffs = [f'{net} {key}={theirs.get(key)} (this run: {mine.get(key)})'
+             for net in sorted(set(meta['kwargs']) | set(parts.network_kwargs))
+             for theirs, mine in [(meta['kwargs'].get(net, {}), parts.network_kwargs.get(net, {}))]
+             for key in sorted(set(theirs) | set(mine)) if theirs.get(key) != mine.get(key)]
+    if diffs:
+        raise OptionsError(f'--resume: {snapshot} has networks that do not match this run: {"; ".join(diffs)}; '
+                           f'check --data (resolution, channels, labels) and --cond')
+    return _read_resume_state(snapshot)
 
 
 def _restore(opts, parts, snapshot):
@@ -355,7 +400,7 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
             return None, None
         fakes = np.concatenate([parts.generate(grid_latents[i:i + 64], grid_labels[i:i + 64]).numpy()
                                 for i in range(0, len(grid_latents), 64)])
-        path = os.path.join(run_dir, f'fakes{state.cur_nimg // 1000:06d}.png')
+        path = unused_path(run_dir, 'fakes', state.cur_nimg, '.png')
         _save_grid(fakes, path, grid)
         return path, fakes
 
@@ -371,8 +416,7 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
     if state.cur_nimg == 0:
         last_fakes = save_fakes()[0]
     profiler = _Profiler(os.path.join(run_dir, 'profile'), opts.profile if chief else 0)
-    bar = tqdm(total=opts.total_kimg, initial=state.cur_nimg / 1000, unit='kimg', dynamic_ncols=True,
-               bar_format='{l_bar}{bar}| {n:.1f}/{total:.0f} kimg [{elapsed}<{remaining}] {postfix}')
+    bar = _kimg_bar(state.cur_nimg, total_nimg)
 
     while state.cur_nimg < total_nimg:
         sched = _scaled_lrates(parts.schedule(state.cur_nimg), state.lr_scale)    # Schedule.
@@ -408,7 +452,7 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
                             flops = compiled.flops(phase.name, args)
                             tick_flops = None if flops is None else tick_flops + flops
                 state.step += 1
-        bar.update((state.cur_nimg / 1000) - bar.n)
+        bar.update(min(state.cur_nimg, total_nimg) - bar.n)
         profiler.after_group()
         stop_requested = any_worker(strategy, stop.received is not None)           # All workers stop together.
 
@@ -462,7 +506,7 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
                 with writer.as_default(step=state.cur_nimg):
                     tf.summary.image('fakes', image_utils.to_uint8_progan(fakes[:16]), max_outputs=16)
         if chief and (state.cur_tick % opts.network_snapshot_ticks == 0 or stopping):
-            snapshot = save_snapshot(os.path.join(run_dir, f'network-snapshot-{state.cur_nimg // 1000:06d}'),
+            snapshot = save_snapshot(unused_path(run_dir, 'network-snapshot-', state.cur_nimg),
                                      parts.model, parts.network_kwargs, _trackables(parts),
                                      state={'train_state': dataclasses.asdict(state), 'options': opts.to_json()})
             headlines = snapshot_metrics(opts, parts, run_dir, snapshot, state.cur_nimg, writer)
@@ -476,8 +520,17 @@ def _train(opts, parts, dataset, strategy, state, run_dir, stop_after_ticks, sto
     bar.close()
     profiler.close()
     writer.close()
-    print(f'Samples: {last_fakes}')
+    if last_fakes:
+        print(f'Samples: {last_fakes}')
     return state
+
+
+def _kimg_bar(cur_nimg, total_nimg):
+    """tqdm bar over the images shown, in kimg. ProGAN's schedule steps by whole minibatch groups, so the last
+    one may overshoot --total_kimg: callers clamp at the total (the bar stops at 100%, the tick lines show
+    the overshoot)."""
+    return tqdm(total=total_nimg, initial=min(cur_nimg, total_nimg), unit_scale=1e-3, dynamic_ncols=True,
+                bar_format='{l_bar}{bar}| {n:.1f}/{total:g} kimg [{elapsed}<{remaining}] {postfix}')
 
 
 class _Profiler:

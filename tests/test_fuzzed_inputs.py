@@ -213,8 +213,8 @@ def test_dataset_reader_and_tool_fuzzed_records(tiny_dataset_8px, tmp_path, tool
 
 # ---------------------------------------------------------------------------------------------------- flags
 
-def _train_main(argv, capsys):
-    """Runs train.py's main in-process with `argv`; returns (exit status, stderr)."""
+def _train_main(argv, capsys, stdout=False):
+    """Runs train.py's main in-process with `argv`; returns (exit status, stderr) or (status, stdout, stderr)."""
     from absl import flags
     from absl.testing import flagsaver
     import train
@@ -227,12 +227,27 @@ def _train_main(argv, capsys):
             status = 0
         except SystemExit as e:
             status = e.code
-    return status, capsys.readouterr().err
+    out = capsys.readouterr()
+    return (status, out.out, out.err) if stdout else (status, out.err)
 
 
 def _fake_snapshot(path, model, kwargs):
     from common.snapshot import save_snapshot
     return save_snapshot(path, model, kwargs, {}, state={'train_state': {'cur_nimg': 1000}})
+
+
+def test_resuming_a_finished_run_says_so_in_one_line_and_exits_0(tiny_dataset_8px, tmp_path, capsys):
+    """--resume of a snapshot at or past --total_kimg, and --auto_resume of a finished run: nothing to train."""
+    kwargs = {'G': dict(TINY_G, resolution=8), 'D': dict(TINY_D, resolution=8)}
+    run_dir = tmp_path / 'run'
+    snapshot = _fake_snapshot(str(run_dir / 'network-snapshot-000001'), 'pggan', kwargs)
+    results = tmp_path / 'results'
+    base = [f'--data={tiny_dataset_8px}', f'--result_dir={results}', '--total_kimg=0.5']
+    for argv in ([f'--resume={snapshot}'], [f'--run_dir={run_dir}', '--auto_resume']):
+        status, out, err = _train_main(base + argv, capsys, stdout=True)
+        assert status == 0 and not err.strip(), (argv, err)
+        assert out.strip() == f'Nothing to train: {snapshot} is already at kimg 1, at or past --total_kimg=0.5', out
+        assert not results.exists() and sorted(os.listdir(run_dir)) == ['network-snapshot-000001']
 
 
 def test_train_flags_fuzzed_give_one_error_line_and_exit_1(tiny_dataset_8px, tmp_path, capsys):

@@ -70,6 +70,32 @@ def test_cli_bad_input_is_one_error_line(run_dir, tmp_path, capsys, monkeypatch)
         assert len(err.strip().splitlines()) == 1 and needle in err, err
 
 
+def test_cli_refuses_a_dataset_of_another_resolution_or_channel_count(run_dir, tmp_path, capsys):
+    run, _, _ = run_dir
+    for shape, held in (((2, 1, 32, 32), '32x32x1'), ((2, 3, 16, 16), '16x16x3')):
+        data = str(tmp_path / f'data{shape[1]}x{shape[2]}')
+        write_dataset(data, sources.array_source(np.zeros(shape, np.uint8)), shuffle=False)
+        capsys.readouterr()
+        argv = ['metrics', f'--network={run}/network-snapshot-000000', f'--data={data}', '--metrics=swd',
+                '--num_images=2', '--noprogress']
+        assert cli_main.run(argv) == 1
+        err = capsys.readouterr().err.strip()
+        assert err == (f'error: --data={data} holds {held} images, the network generates 16x16x1: give the dataset '
+                       f'the network was trained on'), err
+
+
+def test_final_swd_of_a_run_is_appended_to_metric_swd_jsonl(run_dir, tmp_path):
+    import shutil
+    from common.evaluation import report_swd
+    run, data, _ = run_dir
+    copy = str(tmp_path / 'run')
+    shutil.copytree(run, copy)
+    result = report_swd(copy, TrainingOptions(model='pggan', data=data, swd_images=8, random_seed=1))
+    records = [json.loads(line) for line in open(os.path.join(copy, 'metric-swd.jsonl'))][-1:]
+    assert records[0]['metric'] == 'swd' and records[0]['snapshot'] == 'network-snapshot-000000'
+    assert records[0]['num_images'] == 8 and records[0]['results'] == pytest.approx({k: float(v) for k, v in result.items()})
+
+
 def _opts(run_dir, tmp_path, nets=None):
     _, data, Gs = run_dir
     return metric_utils.MetricOptions(Gs=Gs, model='pggan', data=data, nets=nets or FeatureNetworks('random'),

@@ -12,7 +12,7 @@ import tensorflow as tf
 from equivalence import assert_same_weights
 from common.options import OptionsError, TrainingOptions
 from common.schedule import ScheduleOptions, training_schedule
-from common.training_loop import _CompiledPhases, make_strategy, training_loop
+from common.training_loop import NothingToTrain, _CompiledPhases, make_strategy, training_loop
 from data import sources
 from data.dataset import Dataset
 from data.dataset_tool import write_dataset
@@ -67,19 +67,47 @@ def full_run(tiny_dataset, tmp_path_factory):
 
 def test_resumed_training_equals_uninterrupted(tiny_dataset, tmp_path, full_run):
     full = full_run
-    first = training_loop(tiny_options(tiny_dataset, str(tmp_path / 'split')), stop_after_ticks=2)
+    first = training_loop(tiny_options(tiny_dataset, str(tmp_path / 'split'), network_snapshot_ticks=1),
+                          stop_after_ticks=2)
     resumed = training_loop(tiny_options(tiny_dataset, str(tmp_path / 'split'), resume=first))
     for a, b in zip(final_weights(full), final_weights(resumed)):
         assert_same_weights(a, b)
     with open(os.path.join(full, 'log.txt')) as f:
         log = f.read()
-    # Two resolutions (4 and 8) x two phases (D, G): each traced once.
-    assert 'traces 4' in log.splitlines()[-2] or 'traces 4' in log
-    # Every tick reports images/s and MFU (FLOPs of the traced phases against the measured matmul peak).
     ticks = re.findall(r'tick +\d+ +kimg .*', log)
+    # Two resolutions (4 and 8) x two phases (D, G): each traced once, so the run ends at 4 traces.
+    assert re.search(r'traces 4$', ticks[-1]), ticks[-1]
+    # Every tick reports images/s and MFU (FLOPs of the traced phases against the measured matmul peak).
     assert ticks and all(re.search(r'img/s [\d.]+ +MFU [\d.]+%', line) for line in ticks), ticks
     assert os.path.isfile(os.path.join(full, 'reals.png')) and os.path.isfile(os.path.join(full, 'fakes000000.png'))
     assert json.load(open(os.path.join(full, 'training_options.json')))['total_kimg'] == 0.128
+    # Snapshot ticks under 1 kimg: every snapshot and grid has a name of its own (kimg with the images shown).
+    names = sorted(os.listdir(first))
+    assert [n for n in names if n.startswith('network-snapshot-')] == ['network-snapshot-000000.032',
+                                                                         'network-snapshot-000000.064']
+    assert [n for n in names if n.startswith('fakes')] == ['fakes000000.032.png', 'fakes000000.064.png',
+                                                           'fakes000000.png']
+
+
+def test_resume_past_the_end_trains_nothing_and_makes_no_directory(tiny_dataset, tmp_path, full_run):
+    with pytest.raises(NothingToTrain, match=r'network-snapshot-000000.128 is already at kimg 0.128, at or past '
+                                             r'--total_kimg=0.1$'):
+        training_loop(tiny_options(tiny_dataset, str(tmp_path / 'again'), resume=full_run, total_kimg=0.1))
+    assert not (tmp_path / 'again').exists()
+
+
+def test_resume_takes_the_architecture_from_the_snapshot(tiny_dataset, tmp_path, full_run):
+    """No network flags needed to resume; a flag that contradicts the snapshot is named with both values."""
+    bare = dict(G_kwargs=dict(latent_size=8), D_kwargs={}, total_kimg=0.16)
+    resumed = training_loop(tiny_options(tiny_dataset, str(tmp_path / 'r'), resume=full_run, **bare))
+    assert json.load(open(os.path.join(resumed, 'training_options.json')))['G_kwargs']['fmap_base'] == 16
+    assert os.path.isdir(os.path.join(resumed, 'network-snapshot-000000.160'))
+    contradicting = tiny_options(tiny_dataset, str(tmp_path / 'r2'), resume=full_run, total_kimg=0.16,
+                                 G_kwargs=dict(fmap_base=32, fmap_max=8, latent_size=8))
+    with pytest.raises(OptionsError, match=r'^--fmap_base=32 contradicts .*network-snapshot-000000.128: its G was '
+                                           r'trained with fmap_base=16; leave the flag out'):
+        training_loop(contradicting, network_flags={('G', 'fmap_base'): 'fmap_base'})
+    assert not (tmp_path / 'r2').exists()
 
 
 def _one_iteration_weights(data, num_replicas):
@@ -115,8 +143,9 @@ def test_resume_onto_a_dataset_of_another_resolution_is_refused(tiny_dataset, tm
     images = np.zeros([8, 1, 16, 16], np.uint8)
     other = str(tmp_path / 'other16')
     write_dataset(other, sources.array_source(images), shuffle=False)
-    with pytest.raises(OptionsError, match='do not match this run'):
-        training_loop(tiny_options(other, str(tmp_path / 'r2'), resume=run))
+    with pytest.raises(OptionsError, match=r'do not match this run: D resolution=8 \(this run: 16\); '
+                                           r'G resolution=8 \(this run: 16\); check --data'):
+        training_loop(tiny_options(other, str(tmp_path / 'r2'), resume=run, total_kimg=0.2))
     with pytest.raises(FileNotFoundError, match='no such run directory or snapshot'):
         training_loop(tiny_options(tiny_dataset, str(tmp_path / 'r3'), resume=str(tmp_path / 'nope')))
 
@@ -136,3 +165,16 @@ def test_options_refuse_bad_values_naming_the_flag(tiny_dataset):
         make_strategy(3)
     opts = tiny_options(tiny_dataset, '/x')
     assert TrainingOptions.from_json(opts.to_json()) == dataclasses.replace(opts)
+
+
+def test_progress_bar_stops_at_the_total_of_runs_under_one_kimg(recwarn):
+    """ProGAN's last minibatch group may overshoot --total_kimg: the bar shows the total, 100%, no negative
+    remaining time and no TqdmWarning; totals under 1 kimg are not printed as 0."""
+    from common.training_loop import _kimg_bar
+    bar = _kimg_bar(400, 500)
+    assert '0.4/0.5 kimg' in str(bar)
+    bar.update(min(640, 500) - bar.n)  # As the loop does after a group that ends at 640 images.
+    text = str(bar)
+    bar.close()
+    assert '100%' in text and '0.5/0.5 kimg' in text and '-' not in text.split('[')[1], text
+    assert not [w for w in recwarn if 'tqdm' in str(w.category).lower()]

@@ -140,10 +140,23 @@ def test_resume_latest_without_a_snapshot_and_reusing_a_run_dir_are_refused(tiny
     from common.options import OptionsError, TrainingOptions
     from common.training_loop import training_loop
     opts = TrainingOptions(data=tiny_dataset_8px, result_dir=str(tmp_path), desc='nothing', resume='latest')
-    with pytest.raises(FileNotFoundError, match='--resume=latest: no complete snapshot in .*NNNNN-nothing'):
+    with pytest.raises(FileNotFoundError, match=r'--resume=latest: no complete snapshot in any run directory '
+                                                r'.*<number>-nothing \(--desc=nothing\)'):
         training_loop(opts)
     run_dir = tmp_path / 'run'
     (run_dir / 'network-snapshot-000001').mkdir(parents=True)
     (run_dir / 'network-snapshot-000001' / 'networks.json').write_text('{}')
     with pytest.raises(OptionsError, match='already holds snapshots: add --auto_resume'):
         training_loop(TrainingOptions(data=tiny_dataset_8px, run_dir=str(run_dir)))
+
+
+def test_second_ctrl_c_stops_at_once_with_one_line(capsys):
+    import signal
+    from common.preemption import StopSignals
+    with StopSignals() as stop:
+        stop._handle(signal.SIGINT, None)
+        with pytest.raises(SystemExit) as exit_:
+            stop._handle(signal.SIGINT, None)
+    assert exit_.value.code == 130
+    assert capsys.readouterr().out.strip().splitlines()[-1] == ('SIGINT received again: stopping now, without a '
+                                                                'snapshot (the newest one is kept)')

@@ -116,3 +116,21 @@ def test_leftovers_of_a_killed_writer_are_removed_and_files_get_normal_modes(net
     os.umask(umask)
     assert stat.S_IMODE(os.stat(os.path.join(run, 'a.txt')).st_mode) == 0o666 & ~umask
     assert stat.S_IMODE(os.stat(snapshot).st_mode) == 0o777 & ~umask
+
+
+def test_snapshot_names_are_unique_and_sort_by_images_shown(networks, tmp_path):
+    """Official names at whole kimg, the images shown below that, `_N` for a second snapshot at the same count
+    (after a rollback): none replaces another, and list_snapshots orders them as they were written."""
+    from common.run_dir import unused_path
+    run = str(tmp_path)
+    written = []
+    for nimg in (512, 1000, 1000, 1500, 12000):
+        path = unused_path(run, 'network-snapshot-', nimg)
+        save_snapshot(path, 'pggan', KWARGS, networks, state={'train_state': {'cur_nimg': nimg}})
+        written.append(os.path.basename(path))
+    assert written == ['network-snapshot-000000.512', 'network-snapshot-000001', 'network-snapshot-000001_1',
+                       'network-snapshot-000001.500', 'network-snapshot-000012']
+    assert [os.path.basename(p) for _, p in list_snapshots(run)] == written
+    assert [k for k, _ in list_snapshots(run)] == [0.512, 1, 1, 1.5, 12]
+    assert os.path.basename(newest_valid_snapshot(run)) == 'network-snapshot-000012'
+    assert os.path.basename(unused_path(run, 'fakes', 1000, '.png')) == 'fakes000001.png'

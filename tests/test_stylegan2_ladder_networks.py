@@ -93,7 +93,7 @@ def _our_options(config):
     if not flags.FLAGS.is_parsed():
         flags.FLAGS(['train'])
     with flagsaver.flagsaver(model='stylegan2', config=config, data='unused'):
-        return train.build_options()
+        return train.build_options()[0]
 
 
 @pytest.mark.parametrize('config', ['config-a', 'config-b', 'config-c', 'config-d', 'config-e', 'config-f'])

@@ -93,6 +93,7 @@ def _evaluate(name, kind, s, opts):
 def calc_metric(name, opts):
     """Evaluates metric `name` -> dict(metric, results, total_time, num_images, feature_net)."""
     kind, settings = parse_metric(name)
+    opts.dataset()  # Refuses reals that are not the generator's shape before anything is computed.
     start = time.time()
     results = _evaluate(name, kind, settings, opts)
     feature_net = opts.nets.label if kind in DETECTORS else 'none'

@@ -44,13 +44,27 @@ class MetricOptions:
     def z_dim(self):
         return int(self.Gs.z_dim if self.model == 'stylegan2' else self.Gs.latent_size)
 
+    @property
+    def image_shape(self):
+        """(resolution, channels) of the generator's images."""
+        if self.model == 'stylegan2':
+            return int(self.Gs.img_resolution), int(self.Gs.img_channels)
+        return 2 ** int(self.Gs.resolution_log2), int(self.Gs.num_channels)
+
     def count(self, official):
         return int(self.num_images) if self.num_images else official
 
     def dataset(self):
-        """The reals, opened once per evaluation (opening walks every record of every resolution)."""
+        """The reals, opened once per evaluation (opening walks every record of every resolution). A dataset
+        whose images are not the generator's shape is refused: every metric would compare unlike images."""
         if self._dataset is None:
-            self._dataset = Dataset(self.data, max_label_size=self.label_size or 0, shuffle_mb=0, seed=self.seed)
+            dataset = Dataset(self.data, max_label_size=self.label_size or 0, shuffle_mb=0, seed=self.seed)
+            resolution, channels = self.image_shape
+            if (dataset.resolution, dataset.num_channels) != (resolution, channels):
+                raise ValueError(f'--data={self.data} holds {dataset.resolution}x{dataset.resolution}x'
+                                 f'{dataset.num_channels} images, the network generates {resolution}x{resolution}x'
+                                 f'{channels}: give the dataset the network was trained on')
+            self._dataset = dataset
         return self._dataset
 
 
