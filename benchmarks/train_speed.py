@@ -53,7 +53,8 @@ def main(_):
         return stylegan2_speed()
     import tensorflow as tf
     from common.options import TrainingOptions
-    from common.training_loop import _CompiledPhases, make_strategy
+    from common.distribute import make_strategy
+    from common.phases import CompiledPhases
     from pggan import training
 
     cfg = CONFIGS[FLAGS.config or 'default']
@@ -65,7 +66,7 @@ def main(_):
                                xla=FLAGS.xla is not False)
         strategy = make_strategy(1)
         parts = training.build(opts, dataset, strategy)
-        compiled = _CompiledPhases(strategy, parts.phases, opts.random_seed)
+        compiled = CompiledPhases(strategy, parts.phases, opts.random_seed)
         top = dataset.resolution_log2
         print(f'config={FLAGS.config or "default"} resolution={res} channels={ch} minibatch={minibatch} xla={FLAGS.xla is not False} '
               f'G params={sum(int(np.prod(v.shape)) for v in parts.nets["G"].trainable_variables)} '
@@ -109,7 +110,8 @@ def stylegan2_speed():
     import tensorflow as tf
     from common.options import TrainingOptions
     from common.schedule import SG2ScheduleOptions
-    from common.training_loop import _CompiledPhases, make_strategy
+    from common.distribute import make_strategy
+    from common.phases import CompiledPhases
     from stylegan2 import training
 
     config = FLAGS.config or 'config-e'
@@ -128,7 +130,7 @@ def stylegan2_speed():
                                **top)
         strategy = make_strategy(1)
         parts = training.build(opts, dataset, strategy)
-        compiled = _CompiledPhases(strategy, parts.phases, 0)
+        compiled = CompiledPhases(strategy, parts.phases, 0)
         sched = parts.schedule(10 ** 12)  # Late enough for lod 0 (full resolution) in the growing configs.
         parts.configure(sched)
         rounds = minibatch // minibatch_gpu

@@ -9,6 +9,10 @@ import sys
 from absl import flags
 
 
+class OptionsError(ValueError):
+    """An invalid option of a run; the message names the flag."""
+
+
 def new_flag_values():
     """An empty FlagValues holding only `--help`."""
     flag_values = flags.FlagValues()

@@ -1,56 +1,28 @@
 """Metrics of a generator during and after training: `snapshot_metrics` (called by the training loop at every
 network snapshot) and the end-of-run SWD report. The metrics themselves are in common/metrics/."""
 import os
+import time
 
-import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from common.files import append_atomic
-from common.images import to_uint8_progan
-from common.metrics.sliced_wasserstein import sliced_wasserstein_distance
-from data.dataset import Dataset
-
-
-def swd_of_generator(generate, latent_size, label_size, data, num_images, seed=1000, minibatch=64):
-    """SWD (x1e3 per level and average) between `num_images` reals and fakes, as the official util_scripts:
-    reals unshuffled from the dataset at full resolution, fakes from Gs on N(0, 1) latents with the reals'
-    labels, both converted with the official uint8 rule."""
-    dataset = Dataset(data, max_label_size=label_size, shuffle_mb=0, seed=seed)
-    num_images = min(num_images, dataset.num_images)
-    reals, fakes = [], []
-    rnd = np.random.RandomState(seed)
-    batches = dataset.pipeline(dataset.resolution, minibatch).take((num_images + minibatch - 1) // minibatch)
-    for images, labels in tqdm(batches, total=(num_images + minibatch - 1) // minibatch, desc='SWD', unit='batch'):
-        reals.append(to_uint8_progan(images.numpy()))
-        latents = rnd.randn(images.shape[0], latent_size).astype(np.float32)
-        fakes.append(to_uint8_progan(generate(latents, labels).numpy()))
-    reals, fakes = np.concatenate(reals)[:num_images], np.concatenate(fakes)[:num_images]
-    return sliced_wasserstein_distance(reals, fakes, random_state=np.random.RandomState(seed), layout='NHWC')
-
-
-def metric_generate(Gs, model):
-    """generate(z, c) as the official metrics sample: truncation psi 1, StyleGAN2 with random noise inputs."""
-    if model == 'stylegan2':
-        return lambda z, c: Gs(z, c, noise_mode='random')
-    return lambda z, c: Gs(z, c)
+from common import families
+from common.metrics import metric_main
+from common.metrics.detectors import FeatureNetworks
+from common.metrics.metric_main import report_metric
+from common.metrics.metric_utils import MetricOptions
+from common.metrics.sliced_wasserstein import swd_of_generator
+from common.run_dir import locate_snapshot
 
 
 def report_swd(run_dir, opts):
     """Loads the run's newest snapshot, prints its SWD and appends it to the run's metric-swd.jsonl (the record
     format of the --metrics results, metric name `swd`)."""
-    import importlib
-    import time
-    from common.metrics.metric_main import report_metric
-    from common.run_dir import locate_snapshot
     snapshot = locate_snapshot(run_dir)
-    Gs = importlib.import_module(opts.model).load_network(snapshot).Gs
-    if opts.model == 'stylegan2':
-        generate, latent_size, label_size = (lambda z, c: Gs(z, c, noise_mode='const')), Gs.z_dim, Gs.c_dim
-    else:
-        generate, latent_size, label_size = (lambda z, c: Gs(z, c)), Gs.latent_size, Gs.label_size
+    family = families.get(opts.model)
+    sampler = family.sampler(family.load_network(snapshot).Gs)
     start = time.time()
-    result = swd_of_generator(generate, latent_size, label_size, opts.data, opts.swd_images, seed=opts.random_seed)
+    result = swd_of_generator(sampler, opts.data, opts.swd_images, seed=opts.random_seed, noise='const')
     line = ' '.join(f'{k} {v:.4f}' for k, v in result.items())
     print(f'SWD of {snapshot} ({opts.swd_images} images): {line}')
     record = dict(metric='swd', results={k: float(v) for k, v in result.items()}, total_time=time.time() - start,
@@ -59,16 +31,14 @@ def report_swd(run_dir, opts):
     return result
 
 
-def metric_options(opts, Gs, nets=None):
+def metric_options(opts, sampler, nets=None):
     """MetricOptions for a training run's options (`opts.metric_kwargs`: feature_net, the network paths,
     num_images, cache_dir)."""
-    from common.metrics.detectors import FeatureNetworks
-    from common.metrics.metric_utils import MetricOptions
     kw = dict(opts.metric_kwargs)
     if nets is None:
         nets = FeatureNetworks(kw.get('feature_net', 'official'), {k: kw.get(k) for k in
                                                                    ('inception', 'vgg16', 'vgg16_features')})
-    return MetricOptions(Gs=Gs, model=opts.model, data=opts.data, nets=nets, num_images=kw.get('num_images'),
+    return MetricOptions(sampler=sampler, data=opts.data, nets=nets, num_images=kw.get('num_images'),
                          cache_dir=kw.get('cache_dir'), seed=opts.random_seed)
 
 
@@ -82,8 +52,7 @@ def snapshot_metrics(opts, parts, run_dir, snapshot, cur_nimg, writer):
     headlines = {}
     if not opts.metrics:
         return headlines
-    from common.metrics import metric_main
-    mopts = metric_options(opts, parts.nets['Gs'], _FEATURE_NETS.get(run_dir))
+    mopts = metric_options(opts, families.get(opts.model).sampler(parts.nets['Gs']), _FEATURE_NETS.get(run_dir))
     _FEATURE_NETS[run_dir] = mopts.nets
     for name in opts.metrics:
         result = metric_main.calc_metric(name, mopts)

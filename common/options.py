@@ -4,16 +4,14 @@ import dataclasses
 import json
 from typing import Optional, Union
 
-from common.schedule import ScheduleOptions, SG2ScheduleOptions
-
-
-class OptionsError(ValueError):
-    """An invalid option; the message names the flag."""
+from common import families
+from common.cli import OptionsError  # noqa: F401 (raised here; imported from here by callers)
+from common.schedule import ScheduleOptions, SG2ScheduleOptions  # noqa: F401 (the sched types)
 
 
 @dataclasses.dataclass
 class TrainingOptions:
-    model: str = 'pggan'                    # Model family: 'pggan' or 'stylegan2'.
+    model: str = 'pggan'                    # Model family (common/families.py).
     config: str = ''                        # The preset the options started from (documentation only).
     data: str = ''                          # TFRecord dataset directory.
     result_dir: str = 'results'             # Parent of the numbered run directories.
@@ -59,8 +57,9 @@ class TrainingOptions:
     loss_scaling_init: float = 15.0         # StyleGAN2 float16: initial log2 of the dynamic loss scale.
 
     def validate(self):
-        if self.model not in ('pggan', 'stylegan2'):
-            raise OptionsError(f'--model={self.model}: expected pggan or stylegan2')
+        if self.model not in families.names():
+            raise OptionsError(f'--model={self.model}: expected {" or ".join(families.names())}')
+        family = families.get(self.model)
         if not self.data:
             raise OptionsError('--data: a TFRecord dataset directory is required')
         if self.total_kimg <= 0:
@@ -70,17 +69,7 @@ class TrainingOptions:
         res = self.sched.lod_initial_resolution
         if res is not None and (res < 4 or res & (res - 1)):
             raise OptionsError(f'--lod_initial_resolution={res}: expected a power of two >= 4')
-        if isinstance(self.sched, SG2ScheduleOptions):
-            gpu = {**self.sched.minibatch_gpu_dict, 0: self.sched.minibatch_gpu_base}
-            for r, mb in {**self.sched.minibatch_size_dict, 0: self.sched.minibatch_size_base}.items():
-                per = gpu.get(r, self.sched.minibatch_gpu_base) * self.num_gpus
-                if mb % per:
-                    raise OptionsError(f'--minibatch_size={mb}{f" at {r}px" if r else ""} is not a multiple of '
-                                       f'--minibatch_gpu x --num_gpus = {per}')
-        else:
-            for r, mb in {**self.sched.minibatch_dict, 0: self.sched.minibatch_base}.items():
-                if mb < self.num_gpus:
-                    raise OptionsError(f'minibatch {mb}{f" at {r}px" if r else ""} is smaller than --num_gpus={self.num_gpus}')
+        self.sched.validate(self.num_gpus)
         from common.metrics.metric_main import OFFICIAL_NAMES, is_valid_metric
         unknown = [m for m in self.metrics if not is_valid_metric(m)]
         if unknown:
@@ -88,9 +77,9 @@ class TrainingOptions:
                                f'{", ".join(OFFICIAL_NAMES)} (counts may vary: fid2k_full, kid1k, swd4k, ...)')
         if self.metric_kwargs.get('feature_net', 'official') not in ('official', 'random'):
             raise OptionsError(f'--feature_net={self.metric_kwargs["feature_net"]}: expected official or random')
-        if self.model == 'pggan' and any(m.startswith('ppl') and '_w' in m for m in self.metrics):
+        if not family.HAS_MAPPING and any(m.startswith('ppl') and '_w' in m for m in self.metrics):
             raise OptionsError(f'--metrics={",".join(self.metrics)}: PPL in W needs a mapping network, which '
-                               f'ProGAN has not (use ppl_zfull or ppl_zend)')
+                               f'{family.TITLE} has not (use ppl_zfull or ppl_zend)')
         if self.keep_snapshots < 0:
             raise OptionsError(f'--keep_snapshots={self.keep_snapshots}: expected 0 (keep all) or a positive count')
         if self.nan_policy not in ('rollback', 'stop'):
@@ -102,8 +91,9 @@ class TrainingOptions:
         from common.mixed_precision import LOW_PRECISION_DTYPES
         for flag, kwargs in (('G', self.G_kwargs), ('D', self.D_kwargs)):
             fp16 = kwargs.get('num_fp16_res', 0)
-            if fp16 and self.model != 'stylegan2':
-                raise OptionsError(f'--num_fp16_res={fp16}: mixed precision is for --model=stylegan2')
+            if fp16 and not family.MIXED_PRECISION:
+                raise OptionsError(f'--num_fp16_res={fp16}: mixed precision is for '
+                                   f'{" or ".join("--model=" + f.NAME for f in families.all_families() if f.MIXED_PRECISION)}')
             if not isinstance(fp16, int) or fp16 < 0:
                 raise OptionsError(f'--num_fp16_res={fp16} ({flag}): expected 0 (float32) or a number of resolutions')
             if kwargs.get('fp16_dtype', 'float16') not in LOW_PRECISION_DTYPES:
@@ -128,7 +118,6 @@ class TrainingOptions:
     @classmethod
     def from_json(cls, obj):
         obj = dict(obj)
-        sched_cls = SG2ScheduleOptions if obj.get('model') == 'stylegan2' else ScheduleOptions
-        obj['sched'] = sched_cls(**obj.get('sched', {}))
+        obj['sched'] = families.get(obj.get('model', cls.model)).SCHEDULE_OPTIONS(**obj.get('sched', {}))
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in obj.items() if k in known})

@@ -6,6 +6,8 @@ from typing import Optional
 
 import numpy as np
 
+from common.cli import OptionsError
+
 DEFAULT_TICK_KIMG = {4: 160, 8: 140, 16: 120, 32: 100, 64: 80, 128: 60, 256: 40, 512: 20, 1024: 10}
 
 
@@ -27,6 +29,11 @@ class ScheduleOptions:
     D_lrate_dict: dict = dataclasses.field(default_factory=dict)           # Resolution-specific overrides.
     tick_kimg_base: float = 160             # Default interval of progress snapshots.
     tick_kimg_dict: dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_TICK_KIMG))
+
+    def validate(self, num_gpus):
+        for r, mb in {**self.minibatch_dict, 0: self.minibatch_base}.items():
+            if mb < num_gpus:
+                raise OptionsError(f'minibatch {mb}{f" at {r}px" if r else ""} is smaller than --num_gpus={num_gpus}')
 
     def __post_init__(self):
         for name in ('minibatch_dict', 'max_minibatch_per_gpu', 'G_lrate_dict', 'D_lrate_dict', 'tick_kimg_dict'):
@@ -84,6 +91,14 @@ class SG2ScheduleOptions:
     lrate_rampup_kimg: float = 0
     tick_kimg_base: float = 4
     tick_kimg_dict: dict = dataclasses.field(default_factory=lambda: dict(SG2_TICK_KIMG))
+
+    def validate(self, num_gpus):
+        gpu = {**self.minibatch_gpu_dict, 0: self.minibatch_gpu_base}
+        for r, mb in {**self.minibatch_size_dict, 0: self.minibatch_size_base}.items():
+            per = gpu.get(r, self.minibatch_gpu_base) * num_gpus
+            if mb % per:
+                raise OptionsError(f'--minibatch_size={mb}{f" at {r}px" if r else ""} is not a multiple of '
+                                   f'--minibatch_gpu x --num_gpus = {per}')
 
     def __post_init__(self):
         for name in ('minibatch_size_dict', 'minibatch_gpu_dict', 'G_lrate_dict', 'D_lrate_dict', 'tick_kimg_dict'):

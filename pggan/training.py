@@ -1,6 +1,6 @@
 """What training needs that is ProGAN's own: networks, optimizers, losses as phases, reals processing.
 
-The shared loop (`common/training_loop.py`) calls `build()` once and then runs the phases: D (each run
+The shared loop (`common/training_loop.py`, through `pggan/family.py`) calls `build()` once and then runs the phases: D (each run
 followed by the Gs moving-average update, as the official code runs them together), then G.
 """
 import keras
@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from common.layers import process_reals
 from common.schedule import training_schedule
-from common.training_loop import Phase, TrainingParts
+from common.phases import Phase, TrainingParts
 from pggan import loss as losses
 from pggan.loading import build_networks
 
@@ -76,6 +76,4 @@ def build(opts, dataset, strategy):
         network_kwargs=kwargs, phases=phases, configure=configure,
         schedule=lambda nimg: training_schedule(nimg, dataset.resolution_log2, strategy.num_replicas_in_sync,
                                                 opts.sched),
-        resets_optimizers=opts.reset_opt_for_new_lod,
-        generate=lambda z, c: Gs(z, c),
-        latent_size=G.latent_size)
+        resets_optimizers=opts.reset_opt_for_new_lod)

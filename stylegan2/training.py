@@ -19,9 +19,9 @@ import tensorflow as tf
 
 from common.layers import process_reals
 from common.mixed_precision import LossScale
-from common.options import OptionsError
+from common.cli import OptionsError
 from common.schedule import training_schedule
-from common.training_loop import Phase, TrainingParts
+from common.phases import Phase, TrainingParts
 from stylegan2 import loss as losses
 from stylegan2.loading import build_networks
 
@@ -161,8 +161,7 @@ def build(opts, dataset, strategy):
         schedule=lambda nimg: training_schedule(nimg, dataset.resolution_log2, strategy.num_replicas_in_sync,
                                                 opts.sched),
         resets_optimizers=progressive and opts.reset_opt_for_new_lod,  # Configs e and f do not grow.
-        generate=lambda z, c: Gs(z, c, noise_mode='const'),
-        latent_size=G.z_dim, extra_state=extra_state, loss_scales=loss_scales)
+        extra_state=extra_state, loss_scales=loss_scales)
 
 
 def _uses_float16(net, kwargs, key):

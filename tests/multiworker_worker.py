@@ -17,10 +17,10 @@ if __name__ == '__main__':
     options = TrainingOptions.from_json(json.loads(sys.argv[1]))
     make_strategy(options.num_gpus)  # Before any other TensorFlow work: collectives are set up at start-up.
     import numpy as np
-    import pggan.training
+    import pggan.family
     from common.training_loop import training_loop
     built = []
-    build = pggan.training.build
-    pggan.training.build = lambda *args: built.append(build(*args)) or built[-1]
+    build = pggan.family.build
+    pggan.family.build = lambda *args: built.append(build(*args)) or built[-1]
     training_loop(options)
     np.savez(sys.argv[2], *[w.numpy() for net in built[0].nets.values() for w in net.weights])

@@ -16,6 +16,7 @@ from common.options import TrainingOptions
 from common.snapshot import save_snapshot
 from data import sources
 from data.writer import write_dataset
+from pggan import family as pggan_family
 from pggan.loading import build_networks
 
 
@@ -98,7 +99,7 @@ def test_final_swd_of_a_run_is_appended_to_metric_swd_jsonl(run_dir, tmp_path):
 
 def _opts(run_dir, tmp_path, nets=None):
     _, data, Gs = run_dir
-    return metric_utils.MetricOptions(Gs=Gs, model='pggan', data=data, nets=nets or FeatureNetworks('random'),
+    return metric_utils.MetricOptions(sampler=pggan_family.sampler(Gs), data=data, nets=nets or FeatureNetworks('random'),
                                       cache_dir=str(tmp_path), progress=False)
 
 

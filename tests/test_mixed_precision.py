@@ -8,7 +8,8 @@ import tensorflow as tf
 from common.mixed_precision import block_dtype
 from common.options import OptionsError, TrainingOptions
 from common.schedule import SG2ScheduleOptions
-from common.training_loop import _CompiledPhases, make_strategy
+from common.distribute import make_strategy
+from common.phases import CompiledPhases
 from data.dataset import Dataset
 from stylegan2.networks import Discriminator, Generator
 
@@ -71,7 +72,7 @@ def _train_steps(data, steps, num_gpus=1, phases=None, parts=None, **overrides):
         opts = _options(data, num_gpus, **overrides)
         tf.keras.utils.set_random_seed(5)
         parts = training.build(opts, dataset, strategy)
-        parts.compiled = _CompiledPhases(strategy, parts.phases, opts.random_seed)
+        parts.compiled = CompiledPhases(strategy, parts.phases, opts.random_seed)
     before = [w.numpy() for w in parts.nets['D'].trainable_weights]
     feed = iter(dataset.distribute(strategy, 32, 4))
     rounds = 4 // (2 * num_gpus)

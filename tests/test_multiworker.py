@@ -50,11 +50,11 @@ def test_two_workers_stay_identical_equal_one_process_and_only_the_chief_writes(
                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
 
     # Meanwhile, the same run in this process: one replica, the same global batch.
-    import pggan.training
+    import pggan.family
     from common.training_loop import training_loop
     built = []
-    build = pggan.training.build
-    monkeypatch.setattr(pggan.training, 'build', lambda *args: built.append(build(*args)) or built[-1])
+    build = pggan.family.build
+    monkeypatch.setattr(pggan.family, 'build', lambda *args: built.append(build(*args)) or built[-1])
     training_loop(_options(tiny_dataset_8px, str(tmp_path / 'single')))
     single = [w.numpy() for net in built[0].nets.values() for w in net.weights]
 

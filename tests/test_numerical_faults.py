@@ -28,8 +28,8 @@ def tiny_options(data, result_dir, **overrides):
 @pytest.fixture
 def poison_D_loss(monkeypatch):
     """Makes the D loss NaN at POISONED_STEP while D's learning rate is above `threshold`."""
-    import pggan.training
-    build = pggan.training.build
+    import pggan.family
+    build = pggan.family.build
 
     def install(threshold):
         def poisoned_build(opts, dataset, strategy):
@@ -43,7 +43,7 @@ def poison_D_loss(monkeypatch):
                 return tf.where(bad, np.nan, loss), {k: tf.where(bad, np.nan, v) for k, v in stats.items()}
             phase.loss_fn = poisoned
             return parts
-        monkeypatch.setattr(pggan.training, 'build', poisoned_build)
+        monkeypatch.setattr(pggan.family, 'build', poisoned_build)
     return install
 
 
@@ -80,7 +80,7 @@ def test_out_of_memory_names_resolution_batch_and_the_flag_to_lower(tiny_dataset
         def run(*args):
             raise tf.errors.ResourceExhaustedError(None, None, 'OOM when allocating tensor with shape[8,16,4,4]')
         return run
-    monkeypatch.setattr(loop._CompiledPhases, '_compile', compile_oom)
+    monkeypatch.setattr(loop.CompiledPhases, '_compile', compile_oom)
     with pytest.raises(loop.TrainingError) as e:
         loop.training_loop(tiny_options(tiny_dataset_8px, str(tmp_path)))
     assert str(e.value) == ('out of memory at 8x8 (lod 0.00) with 8 images per replica and round (8 per minibatch '

@@ -12,7 +12,9 @@ import tensorflow as tf
 from equivalence import assert_same_weights
 from common.options import OptionsError, TrainingOptions
 from common.schedule import ScheduleOptions, training_schedule
-from common.training_loop import NothingToTrain, _CompiledPhases, make_strategy, training_loop
+from common.distribute import make_strategy
+from common.phases import CompiledPhases
+from common.training_loop import NothingToTrain, training_loop
 from data import sources
 from data.dataset import Dataset
 from data.dataset_tool import write_dataset
@@ -121,7 +123,7 @@ def _one_iteration_weights(data, num_replicas):
     parts = training.build(opts, dataset, strategy)
     for net in parts.nets.values():
         net.lod.assign(0.5)
-    compiled = _CompiledPhases(strategy, parts.phases, opts.random_seed)
+    compiled = CompiledPhases(strategy, parts.phases, opts.random_seed)
     feed = iter(dataset.distribute(strategy, 8, 8))
     for step in range(2):
         compiled.fns['D'](tf.constant(step, tf.int64), 8, 8, 1, *next(feed))

@@ -10,7 +10,9 @@ import tensorflow as tf
 from equivalence import assert_same_weights
 from common.options import TrainingOptions
 from common.schedule import SG2ScheduleOptions
-from common.training_loop import _CompiledPhases, make_strategy, training_loop
+from common.distribute import make_strategy
+from common.phases import CompiledPhases
+from common.training_loop import training_loop
 from data.dataset import Dataset
 from stylegan2 import load_network
 
@@ -41,7 +43,7 @@ def _weights_after_steps(data, num_replicas, minibatch_gpu, steps=2, xla=False):
     dataset = Dataset(data, seed=1)
     tf.keras.utils.set_random_seed(5)
     parts = training.build(opts, dataset, strategy)
-    compiled = _CompiledPhases(strategy, parts.phases, opts.random_seed)
+    compiled = CompiledPhases(strategy, parts.phases, opts.random_seed)
     feed = iter(dataset.distribute(strategy, 8, 8))
     rounds = 8 // (minibatch_gpu * num_replicas)
     for step in range(steps):

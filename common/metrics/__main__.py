@@ -18,7 +18,8 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 from absl import flags  # noqa: E402
 
 from common import cli  # noqa: E402
-from common.pickle_io import NetworkLoadError, is_snapshot_dir  # noqa: E402
+from common import families  # noqa: E402
+from common.pickle_io import NetworkLoadError  # noqa: E402
 from common.metrics.inception import FeatureNetError  # noqa: E402
 
 FLAGS = cli.new_flag_values()
@@ -46,24 +47,6 @@ flags.DEFINE_string('outdir', None, 'Where to append metric-<name>.jsonl (defaul
 flags.DEFINE_bool('progress', True, 'Show progress bars.', flag_values=FLAGS)
 
 
-def load_any_network(path):
-    """(family, Networks) for a snapshot directory or an official pickle of either family."""
-    import pggan
-    import stylegan2
-    if is_snapshot_dir(path):
-        from common.snapshot import read_snapshot_meta
-        family = read_snapshot_meta(path).get('model')
-        if family not in ('pggan', 'stylegan2'):
-            raise NetworkLoadError(f'{path}: snapshot of model {family!r}, expected pggan or stylegan2')
-        return family, (pggan if family == 'pggan' else stylegan2).load_network(path)
-    try:
-        return 'stylegan2', stylegan2.load_network(path)
-    except NetworkLoadError as e:
-        if 'pggan.load_network' not in str(e):
-            raise
-    return 'pggan', pggan.load_network(path)
-
-
 def _snapshot_data(path):
     from common.snapshot import read_snapshot_state
     state = read_snapshot_state(path) if os.path.isdir(path) else None
@@ -81,16 +64,16 @@ def main():
         raise ValueError(f'--num_gpus={F.num_gpus}: the metrics run on one device here')
     for name in F.metrics:
         metric_main.parse_metric(name)                      # Every name checked before anything runs.
-    family, networks = load_any_network(F.network)
+    family, networks = families.load_any_network(F.network)
     data = F.data or _snapshot_data(F.network)
     if not data:
         raise ValueError('--data is required for an official pickle (the TFRecord dataset of the reals)')
     nets = FeatureNetworks(F.feature_net, dict(inception=F.inception, vgg16=F.vgg16, vgg16_features=F.vgg16_features),
                            seed=F.seed)
-    opts = MetricOptions(Gs=networks.Gs, model=family, data=data, nets=nets, num_images=F.num_images,
+    opts = MetricOptions(sampler=family.sampler(networks.Gs), data=data, nets=nets, num_images=F.num_images,
                          cache_dir=F.cache_dir, seed=F.seed, progress=F.progress)
     outdir = F.outdir or (os.path.dirname(os.path.abspath(F.network)) if os.path.isdir(F.network) else None)
-    print(f'Network {F.network} ({family}), data {data}, feature networks: {nets.label}')
+    print(f'Network {F.network} ({family.NAME}), data {data}, feature networks: {nets.label}')
     for name in F.metrics:
         result = metric_main.calc_metric(name, opts)
         print(f'{name}: {metric_main.format_result(result)}')

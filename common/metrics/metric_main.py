@@ -22,7 +22,7 @@ import numpy as np
 
 from common.files import append_atomic
 from common.metrics import (frechet_inception_distance, inception_score, kernel_inception_distance, ms_ssim,
-                            perceptual_path_length, precision_recall)
+                            perceptual_path_length, precision_recall, sliced_wasserstein)
 from common.metrics.inception import FeatureNetError
 
 _COUNTED = re.compile(r'^(fid|kid|is|swd|msssim)(\d+)k(_full)?$|^(pr)(\d+)k(\d+)(_full)?$')
@@ -84,9 +84,7 @@ def _evaluate(name, kind, s, opts):
         return {name: perceptual_path_length.compute_ppl(opts, num, 1e-4, s['space'], s['sampling'], s['crop'])}
     if kind == 'msssim':
         return {name: ms_ssim.compute_msssim(opts, num)}
-    from common.evaluation import swd_of_generator, metric_generate
-    result = swd_of_generator(metric_generate(opts.Gs, opts.model), opts.z_dim, opts.label_size, opts.data, num,
-                              seed=opts.seed)
+    result = sliced_wasserstein.swd_of_generator(opts.sampler, opts.data, num, seed=opts.seed)
     return {k: float(v) for k, v in result.items()}
 
 

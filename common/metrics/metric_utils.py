@@ -19,14 +19,13 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from common.files import save_atomic
-from common.images import to_uint8_ada, to_uint8_progan
+from common.images import to_uint8_progan
 from data.dataset import Dataset
 
 
 @dataclasses.dataclass
 class MetricOptions:
-    Gs: object                              # The generator (Keras): pggan or stylegan2 Gs.
-    model: str                              # 'pggan' or 'stylegan2'.
+    sampler: object                         # The generator, as common.sampler.Sampler (its family's sampler(Gs)).
     data: str                               # TFRecord dataset directory of the reals.
     nets: object                            # detectors.FeatureNetworks.
     num_images: Optional[int] = None        # Overrides every metric's image / sample count (CPU smoke runs).
@@ -38,18 +37,11 @@ class MetricOptions:
 
     @property
     def label_size(self):
-        return int(self.Gs.c_dim if self.model == 'stylegan2' else self.Gs.label_size)
+        return self.sampler.c_dim
 
     @property
     def z_dim(self):
-        return int(self.Gs.z_dim if self.model == 'stylegan2' else self.Gs.latent_size)
-
-    @property
-    def image_shape(self):
-        """(resolution, channels) of the generator's images."""
-        if self.model == 'stylegan2':
-            return int(self.Gs.img_resolution), int(self.Gs.img_channels)
-        return 2 ** int(self.Gs.resolution_log2), int(self.Gs.num_channels)
+        return self.sampler.z_dim
 
     def count(self, official):
         return int(self.num_images) if self.num_images else official
@@ -59,7 +51,7 @@ class MetricOptions:
         whose images are not the generator's shape is refused: every metric would compare unlike images."""
         if self._dataset is None:
             dataset = Dataset(self.data, max_label_size=self.label_size or 0, shuffle_mb=0, seed=self.seed)
-            resolution, channels = self.image_shape
+            resolution, channels = self.sampler.resolution, self.sampler.channels
             if (dataset.resolution, dataset.num_channels) != (resolution, channels):
                 raise ValueError(f'--data={self.data} holds {dataset.resolution}x{dataset.resolution}x'
                                  f'{dataset.num_channels} images, the network generates {resolution}x{resolution}x'
@@ -157,13 +149,6 @@ def random_labels(opts, rnd, num, dataset_labels):
     return dataset_labels[rnd.randint(len(dataset_labels), size=num)].astype(np.float32)
 
 
-def generate_uint8(opts, z, c):
-    """z [N, z_dim], c [N, c_dim] -> uint8 images [N, R, R, C] by the official sampling of each family."""
-    if opts.model == 'stylegan2':
-        return to_uint8_ada(opts.Gs(tf.constant(z), tf.constant(c), noise_mode='random').numpy())
-    return to_uint8_progan(opts.Gs(tf.constant(z), tf.constant(c)).numpy())
-
-
 def iterate_fakes(opts, num, batch_size=None, seed_offset=0):
     """Yields uint8 generated batches, `num` images in all, from RandomState(opts.seed + seed_offset)."""
     rnd = np.random.RandomState(opts.seed + seed_offset)
@@ -172,7 +157,7 @@ def iterate_fakes(opts, num, batch_size=None, seed_offset=0):
     for begin in range(0, num, batch_size):
         n = min(batch_size, num - begin)
         z = rnd.randn(n, opts.z_dim).astype(np.float32)
-        yield generate_uint8(opts, z, random_labels(opts, rnd, n, labels))
+        yield opts.sampler.sample(z, random_labels(opts, rnd, n, labels))
 
 
 def compute_stats(opts, batches, total, detector, desc, capture_all=False, capture_mean_cov=False, probs=False):

@@ -50,22 +50,22 @@ def filtered_mean(dist):
 
 def _endpoints(opts, rnd, z0, z1, t, c, space, epsilon):
     """The pair of images at t and t + epsilon, [2N, H, W, C] in [-1, 1] (first the N at t)."""
-    Gs = opts.Gs
-    if opts.model != 'stylegan2':
+    sampler = opts.sampler
+    cc = tf.constant(np.concatenate([c, c]), tf.float32)
+    if sampler.mapping is None:
         if space == 'w':
-            raise FeatureNetError('PPL in W needs a mapping network: ProGAN has none (use a ppl_z* metric)')
+            raise FeatureNetError('PPL in W needs a mapping network, which this generator has not (use a ppl_z* metric)')
         z = np.concatenate([slerp(z0, z1, t), slerp(z0, z1, t + epsilon)]).astype(np.float32)
-        return Gs(tf.constant(z), tf.constant(np.concatenate([c, c])))
+        return sampler.generate(tf.constant(z), cc, 'random')
     if space == 'w':
-        w0, w1 = np.split(Gs.mapping(tf.constant(np.concatenate([z0, z1]), tf.float32),
-                                     tf.constant(np.concatenate([c, c]))).numpy().astype(np.float64), 2)
+        w0, w1 = np.split(np.asarray(sampler.mapping(tf.constant(np.concatenate([z0, z1]), tf.float32), cc),
+                                     np.float64), 2)
         tt = t[:, :, None]
         ws = np.concatenate([w0 + (w1 - w0) * tt, w0 + (w1 - w0) * (tt + epsilon)])
     else:
         z = np.concatenate([slerp(z0, z1, t), slerp(z0, z1, t + epsilon)])
-        ws = Gs.mapping(tf.constant(z, tf.float32), tf.constant(np.concatenate([c, c]))).numpy()
-    noise = [tf.constant(rnd.randn(1, s, s, 1).astype(np.float32)) for s in Gs.synthesis.noise_sizes]
-    return Gs.synthesis(tf.constant(ws, tf.float32), noise=noise or None)
+        ws = np.asarray(sampler.mapping(tf.constant(z, tf.float32), cc))
+    return sampler.synthesis(ws, rnd)
 
 
 def ppl_distances(opts, num_samples, epsilon, space, sampling, crop, batch_size=4):
@@ -73,7 +73,7 @@ def ppl_distances(opts, num_samples, epsilon, space, sampling, crop, batch_size=
     vgg = opts.nets.get('vgg16')
     rnd = np.random.RandomState(opts.seed)
     labels = opts.dataset().labels if opts.label_size else None
-    resolution = int(opts.Gs.img_resolution if opts.model == 'stylegan2' else 2 ** opts.Gs.resolution_log2)
+    resolution = opts.sampler.resolution
     dist = []
     with metric_utils.progress_bar(opts, num_samples, 'ppl sampling') as bar:
         for begin in range(0, num_samples, batch_size):

@@ -16,6 +16,11 @@ Internally the images are NCHW float32, the official layout, because the descrip
 (channel, x, y; see `extract_descriptors`) is what the direction draws are matched against.
 """
 import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from common.images import to_uint8_progan
+from data.dataset import Dataset
 
 # cv2.pyrDown / pyrUp's 5x5 Gaussian is the outer product of this binomial row with itself.
 _BINOMIAL_5 = np.array([1, 4, 6, 4, 1], dtype=np.float64) / 16.0
@@ -235,3 +240,20 @@ def sliced_wasserstein_distance(reals, fakes, random_state=None, layout='NHWC', 
             swd.feed(mode, images[begin:begin + minibatch_size])
         result = swd.end(mode)
     return result
+
+
+def swd_of_generator(sampler, data, num_images, seed=1000, noise='random', minibatch=64):
+    """SWD (x1e3 per level and average) between `num_images` reals and fakes, as the official util_scripts:
+    reals unshuffled from the dataset at full resolution, fakes from `sampler` (common/sampler.py) on N(0, 1)
+    latents with the reals' labels, both converted with ProGAN's uint8 rule (the metric's own)."""
+    dataset = Dataset(data, max_label_size=sampler.c_dim, shuffle_mb=0, seed=seed)
+    num_images = min(num_images, dataset.num_images)
+    reals, fakes = [], []
+    rnd = np.random.RandomState(seed)
+    batches = dataset.pipeline(dataset.resolution, minibatch).take((num_images + minibatch - 1) // minibatch)
+    for images, labels in tqdm(batches, total=(num_images + minibatch - 1) // minibatch, desc='SWD', unit='batch'):
+        reals.append(to_uint8_progan(images.numpy()))
+        latents = tf.constant(rnd.randn(images.shape[0], sampler.z_dim).astype(np.float32))
+        fakes.append(to_uint8_progan(sampler.generate(latents, labels, noise).numpy()))
+    reals, fakes = np.concatenate(reals)[:num_images], np.concatenate(fakes)[:num_images]
+    return sliced_wasserstein_distance(reals, fakes, random_state=np.random.RandomState(seed), layout='NHWC')

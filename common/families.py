@@ -1,0 +1,65 @@
+"""The registry of model families: the one module below train.py that names them.
+
+Each family is a module (`pggan/family.py`, `stylegan2/family.py`) with the same small interface:
+
+    NAME, TITLE                 'pggan', 'Progressive GAN'
+    TOOLS                       the family's generate command, for messages that point to it
+    HAS_MAPPING                 whether Gs has a mapping network (PPL in W, truncation)
+    MIXED_PRECISION             whether --num_fp16_res applies
+    SCHEDULE_OPTIONS            the dataclass of its `sched` options
+    network_kwargs(opts, dataset), build(opts, dataset, strategy) -> common.phases.TrainingParts
+    load_network(path) -> Networks (G, D, Gs)
+    sampler(Gs) -> common.sampler.Sampler
+    validate(opts)              its own checks of a run's options (OptionsError naming the flag)
+
+The engine and the metrics use only these; nothing else below train.py compares a model name.
+"""
+import functools
+
+_NAMES = ('pggan', 'stylegan2')
+
+
+@functools.lru_cache(maxsize=None)
+def _modules():
+    # Imported on first use, not with this module: the options and the engine import the registry, and the
+    # families import parts of the engine (common/phases.py), never the other way round.
+    from pggan import family as pggan
+    from stylegan2 import family as stylegan2
+    return {'pggan': pggan, 'stylegan2': stylegan2}
+
+
+def names():
+    return _NAMES
+
+
+def get(name):
+    """The family module called `name`; ValueError naming the known ones otherwise."""
+    if name not in _NAMES:
+        raise ValueError(f'--model={name}: expected {" or ".join(_NAMES)}')
+    return _modules()[name]
+
+
+def all_families():
+    return [get(name) for name in _NAMES]
+
+
+def load_any_network(path):
+    """(family module, Networks) for our snapshot directory (its recorded family) or an official pickle of any
+    family: each family's reader is tried in turn; where all refuse, the one-line error of the reader that
+    did not send the file to another family is raised."""
+    from common.pickle_io import NetworkLoadError, is_snapshot_dir
+    from common.snapshot import read_snapshot_meta
+    if is_snapshot_dir(path):
+        model = read_snapshot_meta(path).get('model')
+        if model not in _NAMES:
+            raise NetworkLoadError(f'{path}: snapshot of model {model!r}, expected {" or ".join(_NAMES)}')
+        family = get(model)
+        return family, family.load_network(path)
+    errors = []
+    for family in all_families():
+        try:
+            return family, family.load_network(path)
+        except NetworkLoadError as e:
+            errors.append(e)
+    redirects = [f'{name}.load_network' for name in _NAMES]
+    raise next((e for e in errors if not any(r in str(e) for r in redirects)), errors[0])
