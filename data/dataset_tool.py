@@ -3,8 +3,10 @@
     python -m data.dataset_tool COMMAND ARGS... [--flags]
 
 Commands (the official tool's, with its defaults, plus a few more):
-    create_from_images  TFRECORD_DIR IMAGE_DIR [--shuffle=1] [--resize=center_crop|pad|stretch]
-                        [--resolution=R] [--channels=1|3|4] [--background=255,255,255] [--labels=FILE]
+    create_from_images  TFRECORD_DIR IMAGES [--shuffle=1] [--resize=center_crop|pad|stretch|center_crop_wide]
+                        [--resolution=R] [--height=H] [--channels=1|3|4] [--background=255,255,255] [--labels=FILE]
+                        (IMAGES: a folder or a .zip, sub-folders included, e.g. ada-pytorch's; its dataset.json
+                        gives the labels unless --labels)
     create_mnist        TFRECORD_DIR MNIST_DIR
     create_mnistrgb     TFRECORD_DIR MNIST_DIR [--num_images=1000000] [--random_seed=123]
     create_cifar10      TFRECORD_DIR CIFAR10_DIR
@@ -16,15 +18,19 @@ Commands (the official tool's, with its defaults, plus a few more):
     create_from_tfds    TFRECORD_DIR --name=NAME [--split=train] [--data_dir=DIR]
     create_from_embedded TFRECORD_DIR          (Fashion-MNIST test split, 32x32 grayscale, 10 classes)
     info                TFRECORD_DIR
-    extract             TFRECORD_DIR OUTPUT_DIR [--lod=0]  (a new OUTPUT_DIR, or --overwrite)
+    extract             TFRECORD_DIR OUTPUT [--lod=0]  (a new OUTPUT, or --overwrite; OUTPUT.zip: ada-pytorch's
+                        layout, 00000/img00000000.png ... and dataset.json)
     compare             TFRECORD_DIR_A TFRECORD_DIR_B [--ignore_labels=0]
 
-Every create command and extract write into a temporary directory and rename it when complete; an existing
-output is refused unless --overwrite.
+Every create command and extract write into a temporary directory (or file) and rename it when complete; an
+existing output is refused unless --overwrite. create_from_images prints one line for each kind of change it
+made to some images (composited, expanded to RGB, cropped, resized, skipped, ...).
 """
+import io
 import os
 import shutil
 import sys
+import zipfile
 
 from absl import app
 from absl import flags as absl_flags
@@ -35,6 +41,7 @@ import numpy as np  # noqa: E402
 import PIL.Image  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from common.files import save_atomic  # noqa: E402
 from data import sources  # noqa: E402
 from data.tfrecord_io import DatasetError, DatasetInfo, commit_temp_dir, decode_example, make_temp_dir  # noqa: E402
 from data.writer import write_dataset  # noqa: E402  (also the tool's API: tests and train.py import it from here)
@@ -42,11 +49,14 @@ from data.writer import write_dataset  # noqa: E402  (also the tool's API: tests
 F = absl_flags.FLAGS
 absl_flags.DEFINE_integer('shuffle', None, 'Randomize image order with the official RandomState(123) permutation '
                           '(default: the official default of the command: 1, but 0 for create_lsun and create_mnistrgb).')
-absl_flags.DEFINE_enum('resize', None, ['center_crop', 'pad', 'stretch'],
-                       'How to make non-square or non-power-of-two images square power-of-two; unset = refuse them.')
-absl_flags.DEFINE_integer('resolution', None, 'Output resolution with --resize (default: largest power of two that fits; '
-                          '256 for create_lsun).')
-absl_flags.DEFINE_enum('channels', None, ['1', '3', '4'], 'Output channels (default: from the first image; '
+absl_flags.DEFINE_enum('resize', None, list(sources.RESIZE_MODES),
+                       'How to give images of other or mixed sizes one square power-of-two size; unset = refuse them. '
+                       'center_crop_wide is ada-pytorch\'s center-crop-wide (needs --resolution and --height).')
+absl_flags.DEFINE_integer('resolution', None, 'Output resolution with --resize (default: the largest power of two '
+                          'every image reaches; 256 for create_lsun).')
+absl_flags.DEFINE_integer('height', None, '--resize=center_crop_wide: rows of the band the image fills across the '
+                          'black R x R square (ada-pytorch\'s --height; --resolution is its --width).')
+absl_flags.DEFINE_enum('channels', None, ['1', '3', '4'], 'Output channels (default: as the majority of the images; '
                        'RGBA is composited on --background unless --channels=4).')
 absl_flags.DEFINE_list('background', ['255', '255', '255'], 'R,G,B colour under transparent pixels and in --resize=pad padding.')
 absl_flags.DEFINE_string('labels', None, 'Labels for create_from_images: JSON ({"labels": [["img.png", 3], ...]}) or CSV (img.png,3).')
@@ -71,7 +81,7 @@ def _image_options():
     except (ValueError, AssertionError):
         raise DatasetError(f'--background={",".join(F.background)}: expected R,G,B with values 0..255')
     return sources.ImageOptions(channels=int(F.channels) if F.channels else None, resize=F.resize,
-                                resolution=F.resolution, background=background)
+                                resolution=F.resolution, background=background, height=F.height)
 
 
 def read_images(path):
@@ -97,8 +107,7 @@ def info(tfrecord_dir):
     print(f'Channels:    {ds.num_channels}')
     if ds.label_file:
         labels = ds.load_labels()
-        onehot = np.all((labels == 0) | (labels == 1)) and np.all(labels.sum(1) == 1)
-        kind = f'one-hot, {labels.shape[1]} classes' if onehot else 'float vectors'
+        kind = f'one-hot, {labels.shape[1]} classes' if sources.is_onehot(labels) else 'float vectors'
         print(f'Labels:      {labels.shape[1]} ({kind}) in {os.path.basename(ds.label_file)}, {labels.shape[0]} rows')
     else:
         print('Labels:      none')
@@ -110,27 +119,54 @@ def info(tfrecord_dir):
         raise DatasetError(f'{ds.label_file}: {ds.load_labels().shape[0]} labels for {num} images')
 
 
-def extract(tfrecord_dir, output_dir, lod=0, overwrite=False):
-    """Writes the records at `lod` as img00000000.png, ... into a new `output_dir` (all or nothing)."""
+def extract(tfrecord_dir, output, lod=0, overwrite=False):
+    """Writes the records at `lod` as PNGs, all or nothing: into a new folder as img00000000.png, ..., or into
+    OUTPUT.zip in ada-pytorch's layout (00000/img00000000.png, ..., uncompressed PNGs in a stored zip, which its
+    training reads directly). Labels go to a dataset.json beside the images (always in a zip, as ada-pytorch)."""
     ds = DatasetInfo(tfrecord_dir)
     path = ds.path(ds.resolution >> lod) if 0 <= lod <= ds.resolution_log2 - 2 else None
     if path is None:
         raise DatasetError(f'--lod={lod}: expected 0..{ds.resolution_log2 - 2} for {tfrecord_dir}')
     # Walking the framing first (seeks only) refuses a truncated file before anything is written.
     total = ds.count(ds.resolution >> lod)
-    tmp_dir = make_temp_dir(output_dir, overwrite)
-    try:
-        count = 0
+    labels = ds.load_labels()
+    as_zip = str(output).lower().endswith('.zip')
+    names = []
+
+    def write_all(save):
         for idx, img in enumerate(tqdm(read_images(path), total=total, unit='img', desc='Extracting', file=sys.stderr)):
             mode = 'L' if img.shape[0] == 1 else 'RGB' if img.shape[0] == 3 else 'RGBA'
             arr = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
-            PIL.Image.fromarray(arr, mode).save(os.path.join(tmp_dir, f'img{idx:08d}.png'), format='PNG')
-            count += 1
-        commit_temp_dir(tmp_dir, output_dir)
-    except BaseException:  # Also on Ctrl-C: a corrupt record or an interruption leaves no partial output.
-        shutil.rmtree(tmp_dir, ignore_errors=True)
-        raise
-    print(f'Extracted {count} images to {output_dir}')
+            png = io.BytesIO()
+            PIL.Image.fromarray(arr, mode).save(png, format='PNG', **({'compress_level': 0} if as_zip else {}))
+            names.append(f'{idx // 1000:05d}/img{idx:08d}.png' if as_zip else f'img{idx:08d}.png')  # ada: 1000 a folder
+            save(names[-1], png.getvalue())
+        if as_zip or labels is not None:
+            save(sources.METADATA, sources.metadata_json(names, None if labels is None else labels[:len(names)]))
+
+    if as_zip:
+        if os.path.isdir(output):
+            raise DatasetError(f'{output}: is a directory; expected the name of a .zip file to write')
+        if os.path.exists(output) and not overwrite:
+            raise DatasetError(f'{output}: output already exists (use --overwrite to replace it)')
+        os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
+
+        def write_zip(tmp):
+            with zipfile.ZipFile(tmp, 'w', zipfile.ZIP_STORED) as zf:
+                write_all(zf.writestr)
+        save_atomic(output, write_zip, suffix='.zip')
+    else:
+        tmp_dir = make_temp_dir(output, overwrite)
+        try:
+            def save_file(name, data):
+                with open(os.path.join(tmp_dir, name), 'wb' if isinstance(data, bytes) else 'w') as f:
+                    f.write(data)
+            write_all(save_file)
+            commit_temp_dir(tmp_dir, output)
+        except BaseException:  # Also on Ctrl-C: a corrupt record or an interruption leaves no partial output.
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+            raise
+    print(f'Extracted {len(names)} images to {output}' + (' with their labels in dataset.json' if labels is not None else ''))
 
 
 def compare(dir_a, dir_b, ignore_labels=0):
@@ -170,7 +206,7 @@ def compare(dir_a, dir_b, ignore_labels=0):
 # Command -> (positional argument names, function(args) -> source, official shuffle default).
 def _creators():
     return {
-        'create_from_images': (['image_dir'], lambda a: sources.image_folder_source(a[0], _image_options(), F.labels), 1),
+        'create_from_images': (['images'], lambda a: sources.image_folder_source(a[0], _image_options(), F.labels), 1),
         'create_mnist': (['mnist_dir'], lambda a: sources.mnist_source(a[0]), 1),
         'create_mnistrgb': (['mnist_dir'], lambda a: sources.mnistrgb_source(a[0], F.num_images, F.random_seed), 0),
         'create_cifar10': (['cifar10_dir'], lambda a: sources.cifar10_source(a[0]), 1),
@@ -204,6 +240,8 @@ def run(argv):
         source = make_source(args[1:])
         write_dataset(args[0], source, shuffle, F.overwrite, F.num_threads)
         print(f'Added {source.num_images} images to {args[0]}')
+        for line in source.report:
+            print(line)
         return True
     commands = {'info': (1, lambda: info(args[0])), 'extract': (2, lambda: extract(args[0], args[1], F.lod, F.overwrite)),
                 'compare': (2, lambda: compare(args[0], args[1], F.ignore_labels))}

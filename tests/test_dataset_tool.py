@@ -284,6 +284,79 @@ def test_palette_image_is_resized_like_its_rgb_equivalent(tool_flags, tmp_path):
 
 
 # ------------------------------------------------------------------------------------------------
+# Nothing changed silently: channels from the majority, one report line per kind of change.
+
+def test_channels_follow_the_majority_not_the_first_image(tool_flags, tmp_path):
+    rgb = random_images(2, 8, 3, seed=8)
+    gray = random_images(1, 8, 1, seed=9)[0]
+    save_images(tmp_path / 'images', rgb, prefix='b')
+    PIL.Image.fromarray(gray).save(tmp_path / 'images' / 'a.png')            # sorted first
+    tool(tool_flags, 'create_from_images', tmp_path / 'ds', tmp_path / 'images', shuffle=0)
+    records = read_records(tmp_path / 'ds', 3)
+    np.testing.assert_array_equal(records[0], np.stack([gray] * 3))
+    np.testing.assert_array_equal(np.stack(records[1:]), rgb.transpose(0, 3, 1, 2))
+    save_images(tmp_path / 'mostly_gray', random_images(2, 8, 1), prefix='b')
+    PIL.Image.fromarray(rgb[0]).save(tmp_path / 'mostly_gray' / 'a.png')
+    tool(tool_flags, 'create_from_images', tmp_path / 'ds_gray', tmp_path / 'mostly_gray', shuffle=0)
+    assert read_records(tmp_path / 'ds_gray', 3)[0].shape == (1, 8, 8)
+
+
+@pytest.mark.parametrize('channels, expected', [
+    (None, ['Channels: 3 (RGB), as the majority of the images (3 colour, 1 grayscale); --channels=N to choose',
+            '1 image with transparency composited on the background 255,255,255 (--background=R,G,B)',
+            '1 grayscale image expanded to RGB (R = G = B)']),
+    ('1', ['1 image with transparency composited on the background 255,255,255 (--background=R,G,B)',
+           '3 colour images converted to grayscale (L = 0.299 R + 0.587 G + 0.114 B)']),
+    ('4', ['3 images without transparency given an opaque alpha channel']),
+], ids=['majority_rgb', 'channels1', 'channels4'])
+def test_every_kind_of_change_is_reported_in_one_line(tool_flags, tmp_path, capsys, channels, expected):
+    rgba = random_images(1, 16, 4, seed=3)[0]
+    rgba[:, :8, 3] = 0
+    save_images(tmp_path / 'images', [rgba, random_images(1, 16, 1)[0], random_images(1, (24, 16), 3)[0],
+                                      random_images(1, 16, 3)[0]])
+    tool(tool_flags, 'create_from_images', tmp_path / 'ds', tmp_path / 'images', shuffle=0, resize='center_crop',
+         resolution=8, channels=channels)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f'Added 4 images to {tmp_path / "ds"}', '1 image center-cropped to a square',
+                     '4 images resized to 8x8 with Lanczos'] + expected
+    records = read_records(tmp_path / 'ds', 3)
+    if channels == '4':  # what the lines say is what happened: alpha kept (not composited), opaque alpha added
+        alpha = np.asarray(PIL.Image.fromarray(rgba).resize((8, 8), PIL.Image.LANCZOS))[:, :, 3]
+        np.testing.assert_array_equal(records[0][3], alpha)
+        assert alpha.min() == 0 and np.all(np.stack(records[1:])[:, 3] == 255)
+
+
+def test_unchanged_images_give_no_report_lines(tool_flags, tmp_path, capsys):
+    save_images(tmp_path / 'images', random_images(3, 8, 3))
+    tool(tool_flags, 'create_from_images', tmp_path / 'ds', tmp_path / 'images')
+    assert capsys.readouterr().out.splitlines() == [f'Added 3 images to {tmp_path / "ds"}']
+
+
+def test_resize_without_resolution_picks_the_largest_power_of_two_every_image_reaches(tool_flags, tmp_path, capsys):
+    sizes = [(40, 20), (16, 16), (35, 33)]                    # square sides 20, 16, 33 -> 16, 16, 32 -> 16
+    for i, size in enumerate(sizes):
+        save_images(tmp_path / 'images', random_images(1, size, 3, seed=i), prefix=f'i{i}')
+    tool(tool_flags, 'create_from_images', tmp_path / 'ds', tmp_path / 'images', shuffle=0, resize='center_crop')
+    records = read_records(tmp_path / 'ds', 4)
+    assert [r.shape for r in records] == [(3, 16, 16)] * 3
+    big = random_images(1, (35, 33), 3, seed=2)[0][:, 1:34]  # the middle 33 columns
+    expected = np.asarray(PIL.Image.fromarray(big).resize((16, 16), PIL.Image.LANCZOS)).transpose(2, 0, 1)
+    np.testing.assert_array_equal(records[2], expected)
+    out = capsys.readouterr().out
+    assert (f'Resolution: 16x16, the largest power of two every image reaches (the smallest is '
+            f'{tmp_path / "images" / "i1000.png"}, 16x16); --resolution=R to choose') in out.splitlines()
+
+
+def test_mixed_sizes_error_names_the_resize_choices_and_resolution(tool_flags, tmp_path):
+    paths = save_images(tmp_path / 'images', [random_images(1, 16, 3)[0], random_images(1, 8, 3)[0]])
+    with pytest.raises(DatasetError) as e:
+        tool(tool_flags, 'create_from_images', tmp_path / 'ds', tmp_path / 'images')
+    assert str(e.value) == (f'{paths[1]}: image is 8x8, differs from the first image\'s 16x16 ({paths[0]}); choose '
+                            f'--resize=center_crop|pad|stretch|center_crop_wide (with --resolution=R) to give all '
+                            f'images one size')
+
+
+# ------------------------------------------------------------------------------------------------
 # Bad image folders: one message naming the file, nothing written.
 
 def _empty(folder):
