@@ -10,6 +10,7 @@
 
 Flags are in flags.py; the full options are written to <run_dir>/training_options.json.
 """
+import dataclasses
 import os
 import sys
 
@@ -148,6 +149,9 @@ def main(argv):
         make_strategy(opts.num_gpus, opts.tpu)  # First: a multi-worker strategy must exist before TensorFlow runs anything.
         if F.data is None:
             ensure_embedded_dataset(opts.data)
+        else:  # An image folder or ada-pytorch zip: converted once into the TFRecord cache.
+            from data.prepare import resolve_dataset
+            opts = dataclasses.replace(opts, data=resolve_dataset(opts.data))
         if F.tensorboard:
             from common.tensorboard import start_tensorboard
             start_tensorboard(opts.run_dir or opts.result_dir)

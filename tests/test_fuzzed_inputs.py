@@ -3,6 +3,7 @@ every malformed input with one clear error of the project's own type (never a ha
 traceback or a half-written file). Each test prints how many cases it ran (`pytest -s`); the random cases
 are seeded, so a failure repeats."""
 import os
+import re
 import pickle
 import pickletools
 import random
@@ -248,6 +249,29 @@ def test_resuming_a_finished_run_says_so_in_one_line_and_exits_0(tiny_dataset_8p
         assert status == 0 and not err.strip(), (argv, err)
         assert out.strip() == f'Nothing to train: {snapshot} is already at kimg 1, at or past --total_kimg=0.5', out
         assert not results.exists() and sorted(os.listdir(run_dir)) == ['network-snapshot-000001']
+
+
+def test_train_takes_an_ada_pytorch_zip_as_data(tmp_path, capsys, monkeypatch):
+    """--data=x.zip is converted once into the TFRecord cache (one line), trained on, and reused next time."""
+    import zipfile
+    import PIL.Image
+    monkeypatch.setenv('GAN_DATA_CACHE', str(tmp_path / 'cache'))
+    source = tmp_path / 'mine.zip'
+    with zipfile.ZipFile(source, 'w') as z:
+        for i in range(8):
+            pixels = np.random.RandomState(i).randint(0, 256, [8, 8], np.uint8)
+            with z.open(f'00000/img{i:08d}.png', 'w') as f:
+                PIL.Image.fromarray(pixels).save(f, format='PNG')
+    argv = [f'--data={source}', f'--result_dir={tmp_path / "results"}', '--fmap_base=16', '--fmap_max=8',
+            '--latent_size=8', '--total_kimg=0.016', '--minibatch_base=8', '--minibatch_dict=4:8,8:8', '--tick_kimg_dict=4:0.016,8:0.016', '--tick_kimg_base=0.016',
+            '--lod_training_kimg=0.008', '--lod_transition_kimg=0.008', '--grid_size=2x2', '--swd_images=0', '--noxla']
+    status, out, err = _train_main(argv, capsys, stdout=True)
+    assert status == 0, err[-2000:]
+    assert re.search(rf'Dataset: converted {re.escape(str(source))} to .*\(8 images, 8x8, 1 channels', out), out
+    run = next((tmp_path / 'results').iterdir())
+    assert any(n.startswith('network-snapshot-') for n in os.listdir(run))
+    status, out, err = _train_main(argv + ['--desc=again'], capsys, stdout=True)
+    assert status == 0 and f'converted earlier from {source}' in out, out + err[-2000:]
 
 
 def test_train_flags_fuzzed_give_one_error_line_and_exit_1(tiny_dataset_8px, tmp_path, capsys):
