@@ -14,9 +14,13 @@ The two functions here are each other's adjoints and are differentiated through 
 gradient stays Conv2DBackpropFilter, which runs near forward speed), so the double backward of R1 and
 path-length regularization takes the fast forms too. Values equal tf.nn's to float rounding.
 """
+import contextlib
 import math
+import threading
 
 import tensorflow as tf
+
+_state = threading.local()
 
 
 def conv2d(x, w, stride=1, padding='SAME'):
@@ -46,6 +50,24 @@ def conv2d_transpose(x, w, output_hw, stride=2, padding='VALID'):
     return _conv_transpose(x, w, int(stride), (oh, ow))
 
 
+@contextlib.contextmanager
+def inference_ops():
+    """Within the block, conv2d and conv2d_transpose build their forward ops alone, without tf.custom_gradient:
+    the same values, and TensorFlow's own gradients if any are taken. For functions traced for export: a
+    SavedModel loader warns about each function that holds custom gradients (also when SaveOptions'
+    experimental_custom_gradients=False left them out), and the fast gradient forms only matter in training."""
+    previous = getattr(_state, 'inference', False)
+    _state.inference = True
+    try:
+        yield
+    finally:
+        _state.inference = previous
+
+
+def _inference():
+    return getattr(_state, 'inference', False)
+
+
 def _same_pads(size, k, stride):
     total = max((math.ceil(size / stride) - 1) * stride + k - size, 0)
     return total // 2, total - total // 2
@@ -62,6 +84,8 @@ def _filter_grad(x, dy, w, stride, padding):
 
 
 def _conv(x, w, stride, padding):
+    if _inference():
+        return tf.nn.conv2d(x, w, stride, padding)
     in_hw = (int(x.shape[1]), int(x.shape[2]))
 
     @tf.custom_gradient
@@ -84,6 +108,8 @@ def _conv_transpose(x, w, stride, out_hw):
     if (out_hw[0] - kh) // stride + 1 != h or (out_hw[1] - kw) // stride + 1 != wd:
         raise ValueError(f'conv2d_transpose: output {out_hw} does not map to input {h}x{wd} with a {kh}x{kw} '
                          f'kernel at stride {stride}')
+    if _inference():
+        return _phases(x, w, stride, out_hw)
 
     @tf.custom_gradient
     def op(x, w):

@@ -34,9 +34,11 @@ def upfirdn_2d(x, k, up=1, down=1, pad0=0, pad1=0):
     k = np.asarray(k, dtype=np.float32)
     h, w, c = x.shape[1], x.shape[2], x.shape[3]
     if up > 1:
-        x = tf.reshape(x, [-1, h, 1, w, 1, c])
-        x = tf.pad(x, [[0, 0], [0, 0], [0, up - 1], [0, 0], [0, up - 1], [0, 0]])
-        x = tf.reshape(x, [-1, h * up, w * up, c])
+        # Zeros after each row, then after each column: two rank-4 pads, as TFLite's PAD takes at most rank 5
+        # (one rank-6 pad would keep the exported generators off the builtin ops).
+        x = tf.reshape(tf.pad(tf.reshape(x, [-1, h, 1, w * c]), [[0, 0], [0, 0], [0, up - 1], [0, 0]]),
+                       [-1, w, 1, c])
+        x = tf.reshape(tf.pad(x, [[0, 0], [0, 0], [0, up - 1], [0, 0]]), [-1, h * up, w * up, c])
     x = tf.pad(x, [[0, 0], [max(pad0, 0), max(pad1, 0)], [max(pad0, 0), max(pad1, 0)], [0, 0]])
     if pad0 < 0 or pad1 < 0:
         x = x[:, max(-pad0, 0):x.shape[1] - max(-pad1, 0), max(-pad0, 0):x.shape[2] - max(-pad1, 0), :]

@@ -1,15 +1,22 @@
-"""Exports a ProGAN generator (Gs of an official pickle or of our snapshot) as a TensorFlow SavedModel.
+"""Exports a ProGAN generator (Gs of an official pickle or of our snapshot) as a TensorFlow SavedModel or a TFLite
+model.
 
-  python -m pggan.export --network=NET --outdir=DIR [--lod=L] [--overwrite]
+  python -m pggan.export --network=NET --outdir=DIR [--format=savedmodel] [--lod=L] [--overwrite]
+  python -m pggan.export --network=NET --outdir=DIR --format=tflite [--lod=L] [--overwrite]
 
 The SavedModel's `serving_default` signature maps
   latents [None, latent_size] float32, labels [None, label_size] float32  ->  {'images': [None, R, R, C] float32}
 with images NHWC in [-1, 1] (not clipped, as Gs returns them). An unconditional network still takes `labels`,
 of shape [N, 0]. The level of detail is not an input: it stays fixed at the network's lod when exported
-(--lod sets it first), stored in the SavedModel and readable as `tf.saved_model.load(DIR).lod`.
+(--lod sets it first), stored in the SavedModel and readable as `tf.saved_model.load(DIR).lod`. The function
+holds no custom gradients (common/export.py), so loading is quiet.
 
-The directory is written under a temporary name beside DIR and renamed when complete; an existing DIR is
-refused unless --overwrite.
+tflite: the same signature in one TFLite model DIR/NAME.tflite (NAME: the network's file or directory name
+without .pkl), weights and lod frozen, TFLite builtin ops only; run it with
+tf.lite.Interpreter(...).get_signature_runner('serving_default').
+
+Output is written under a temporary name and renamed when complete; an existing SavedModel directory or TFLite
+file is refused unless --overwrite.
 """
 import os
 import sys
@@ -18,53 +25,59 @@ import tensorflow as tf
 from absl import flags
 
 from common import cli
-from common.files import replace_dir_atomically
+from common.export import output_name, save_savedmodel, serving_function, serving_module, write_tflite
 from pggan.generate import check_lod
 from pggan.loading import NetworkLoadError, load_network
 
 FLAGS = cli.new_flag_values()
 flags.DEFINE_string('network', None, 'Official ProGAN pickle or snapshot directory.', flag_values=FLAGS)
-flags.DEFINE_string('outdir', None, 'SavedModel directory to create.', flag_values=FLAGS)
+flags.DEFINE_string('outdir', None, 'savedmodel: the SavedModel directory to create; tflite: the directory to write '
+                    'the file into (created if missing).', flag_values=FLAGS)
+flags.DEFINE_enum('format', 'savedmodel', ['savedmodel', 'tflite'], 'What to write.', flag_values=FLAGS)
 flags.DEFINE_float('lod', None, 'Level of detail to freeze (default: the network\'s own lod).', flag_values=FLAGS)
-flags.DEFINE_bool('overwrite', False, 'Replace an existing --outdir.', flag_values=FLAGS)
+flags.DEFINE_bool('overwrite', False, 'Replace an existing SavedModel directory or TFLite file.', flag_values=FLAGS)
 
 
-class ServingGenerator(tf.Module):
-    """Gs behind a fixed serving signature (see the module docstring)."""
+def _serving(Gs, lod):
+    """(module, signatures): Gs behind the serving signature of the module docstring, at `lod` (None = keep),
+    which is assigned to Gs.lod first; the module's `lod` is the variable Gs renders with, so loaders can read it."""
+    check_lod(Gs, lod)
+    if lod is not None:
+        Gs.lod.assign(lod)
 
-    def __init__(self, Gs):
-        super().__init__(name='serving_generator')
-        self.Gs = Gs
-        self.lod = Gs.lod.value  # The tf.Variable Gs renders with; tracked here so that loaders can read it.
-        self.serve = tf.function(self._serve, input_signature=[
-            tf.TensorSpec([None, Gs.latent_size], tf.float32, name='latents'),
-            tf.TensorSpec([None, Gs.label_size], tf.float32, name='labels')])
-
-    def _serve(self, latents, labels):
-        return {'images': self.Gs(latents, labels)}
+    def serve(latents, labels):
+        return {'images': Gs(latents, labels)}
+    signatures = {'serving_default': serving_function(serve, [
+        tf.TensorSpec([None, Gs.latent_size], tf.float32, name='latents'),
+        tf.TensorSpec([None, Gs.label_size], tf.float32, name='labels')])}
+    module = serving_module(Gs, {'serve': signatures['serving_default']}, 'serving_generator', lod=Gs.lod.value)
+    return module, signatures
 
 
 def export_generator(Gs, outdir, lod=None, overwrite=False):
     """Writes Gs as a SavedModel at outdir (atomically); `lod` (None = keep) is assigned to Gs.lod first."""
-    check_lod(Gs, lod)
-    if lod is not None:
-        Gs.lod.assign(lod)
-    module = ServingGenerator(Gs)
-    return replace_dir_atomically(
-        lambda tmp: tf.saved_model.save(module, tmp, signatures={'serving_default': module.serve}), outdir, overwrite)
+    return save_savedmodel(*_serving(Gs, lod), outdir, overwrite)
+
+
+def export_tflite(Gs, path, lod=None, overwrite=False):
+    """Writes Gs as a TFLite model with the SavedModel's signature at `path` (atomically); `lod` as above."""
+    return write_tflite(*_serving(Gs, lod), path, overwrite)
 
 
 def main():
     F = FLAGS
     if not F.network or not F.outdir:
         raise ValueError('--network and --outdir are required (see --help)')
-    if os.path.lexists(F.outdir) and not F.overwrite:  # Before the slow load.
-        raise ValueError(f'{F.outdir} already exists (pass --overwrite to replace it)')
+    tflite = F.format == 'tflite'
+    target = os.path.join(F.outdir, output_name(F.network, '.tflite')) if tflite else F.outdir
+    if os.path.lexists(target) and not F.overwrite:  # Before the slow load.
+        raise ValueError(f'{target} already exists (pass --overwrite to replace it)')
     print(f'Loading network from "{F.network}"...')
     Gs = load_network(F.network).Gs
-    path = export_generator(Gs, F.outdir, F.lod, F.overwrite)
+    path = (export_tflite if tflite else export_generator)(Gs, target, F.lod, F.overwrite)
     print(f'Exported Gs ({2 ** Gs.resolution_log2} px, lod {float(Gs.lod.numpy()):g}, '
-          f'latent_size {Gs.latent_size}, label_size {Gs.label_size}) to {path}')
+          f'latent_size {Gs.latent_size}, label_size {Gs.label_size}) as {"TFLite" if tflite else "a SavedModel"} '
+          f'to {path}')
 
 
 def run(argv):

@@ -1,7 +1,8 @@
-"""Exports StyleGAN2 networks (an official pickle or one of our snapshots) as a TensorFlow SavedModel or as an
-official-format network pickle.
+"""Exports StyleGAN2 networks (an official pickle or one of our snapshots) as a TensorFlow SavedModel, a TFLite
+model or an official-format network pickle.
 
   python -m stylegan2.export --network=NET --outdir=DIR [--format=savedmodel] [--overwrite]
+  python -m stylegan2.export --network=NET --outdir=DIR --format=tflite [--overwrite]
   python -m stylegan2.export --network=NET --outdir=DIR --format=pkl [--pkl_name=NAME.pkl] [--overwrite]
 
 savedmodel: Gs as a SavedModel at DIR with three signatures (images NHWC float32 in about [-1, 1], not clipped):
@@ -9,7 +10,11 @@ savedmodel: Gs as a SavedModel at DIR with three signatures (images NHWC float32
   synthesis(ws [None, num_ws, w_dim])                            ->  {'images': [None, R, R, C]}   noise 'const'
   generator(z, c, truncation_psi)                                ->  {'images': [None, R, R, C]}   noise 'const'
 An unconditional network still takes c, of shape [N, 0]. With a tensor psi the truncation lerp always runs, so
-psi = 1 can differ from no truncation by a float32 ulp.
+psi = 1 can differ from no truncation by a float32 ulp. A growing network (configs a-d) renders at its stored lod.
+The functions hold no custom gradients (common/export.py), so loading is quiet.
+
+tflite: the same three signatures in one TFLite model DIR/NAME.tflite (NAME: the network's name, as for pkl),
+weights frozen, TFLite builtin ops only; run it with tf.lite.Interpreter(...).get_signature_runner('generator').
 
 pkl: the tuple (G, D, Gs) as the official TF1 code pickles it: instances of `dnnlib.tflib.network.Network`
 whose state holds version, name, static_kwargs, components (mapping, synthesis), build_module_src,
@@ -36,18 +41,19 @@ from absl import flags
 
 from common import cli
 from common import images as image_utils
-from common.files import replace_dir_atomically
+from common.export import output_name, save_savedmodel, serving_function, serving_module, write_tflite
 from stylegan2.loading import NetworkLoadError, load_network, network_variables
 
 FLAGS = cli.new_flag_values()
 flags.DEFINE_string('network', None, 'Official StyleGAN2 / StyleGAN2-ADA pickle (.pkl or .pkl.xz) or snapshot '
                     'directory.', flag_values=FLAGS)
-flags.DEFINE_string('outdir', None, 'savedmodel: the SavedModel directory to create; pkl: the directory to write '
-                    'the pickle into (created if missing).', flag_values=FLAGS)
-flags.DEFINE_enum('format', 'savedmodel', ['savedmodel', 'pkl'], 'What to write.', flag_values=FLAGS)
+flags.DEFINE_string('outdir', None, 'savedmodel: the SavedModel directory to create; pkl, tflite: the directory to '
+                    'write the file into (created if missing).', flag_values=FLAGS)
+flags.DEFINE_enum('format', 'savedmodel', ['savedmodel', 'pkl', 'tflite'], 'What to write.', flag_values=FLAGS)
 flags.DEFINE_string('pkl_name', None, 'File name of the pickle (default: the network\'s name with .pkl).',
                     flag_values=FLAGS)
-flags.DEFINE_bool('overwrite', False, 'Replace an existing SavedModel directory or pickle.', flag_values=FLAGS)
+flags.DEFINE_bool('overwrite', False, 'Replace an existing SavedModel directory, pickle or TFLite file.',
+                  flag_values=FLAGS)
 
 # Pickle protocol 4: what the official TF1 StyleGAN2 wrote (pickle.HIGHEST_PROTOCOL on its Python 3.6/3.7), and
 # readable there, unlike protocol 5.
@@ -59,40 +65,37 @@ BUILD_MODULE_SRC = ('# Source code not included. Written by stylegan2/export.py 
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# SavedModel
+# SavedModel, TFLite
 
-class ServingGs(tf.Module):
-    """Gs behind the three fixed signatures of the module docstring."""
+def _serving(Gs):
+    """(module, signatures): Gs behind the three signatures of the module docstring, which are also the
+    module's attributes."""
+    z = tf.TensorSpec([None, Gs.z_dim], tf.float32, name='z')
+    c = tf.TensorSpec([None, Gs.c_dim], tf.float32, name='c')
+    psi = tf.TensorSpec([], tf.float32, name='truncation_psi')
+    ws = tf.TensorSpec([None, Gs.num_ws, Gs.w_dim], tf.float32, name='ws')
 
-    def __init__(self, Gs):
-        super().__init__(name='stylegan2_gs')
-        self.Gs = Gs
-        z = tf.TensorSpec([None, Gs.z_dim], tf.float32, name='z')
-        c = tf.TensorSpec([None, Gs.c_dim], tf.float32, name='c')
-        psi = tf.TensorSpec([], tf.float32, name='truncation_psi')
-        ws = tf.TensorSpec([None, Gs.num_ws, Gs.w_dim], tf.float32, name='ws')
-        self.mapping = tf.function(self._mapping, input_signature=[z, c, psi])
-        self.synthesis = tf.function(self._synthesis, input_signature=[ws])
-        self.generator = tf.function(self._generator, input_signature=[z, c, psi])
+    def mapping(z, c, truncation_psi):
+        return {'ws': Gs.mapping(z, c, truncation_psi=truncation_psi)}
 
-    def _mapping(self, z, c, truncation_psi):
-        return {'ws': self.Gs.mapping(z, c, truncation_psi=truncation_psi)}
+    def synthesis(ws):
+        return {'images': Gs.synthesis(ws, noise_mode='const')}
 
-    def _synthesis(self, ws):
-        return {'images': self.Gs.synthesis(ws, noise_mode='const')}
-
-    def _generator(self, z, c, truncation_psi):
-        return {'images': self.Gs(z, c, truncation_psi=truncation_psi, noise_mode='const')}
-
-    def signatures(self):
-        return {'mapping': self.mapping, 'synthesis': self.synthesis, 'generator': self.generator}
+    def generator(z, c, truncation_psi):
+        return {'images': Gs(z, c, truncation_psi=truncation_psi, noise_mode='const')}
+    signatures = {'mapping': serving_function(mapping, [z, c, psi]), 'synthesis': serving_function(synthesis, [ws]),
+                  'generator': serving_function(generator, [z, c, psi])}
+    return serving_module(Gs, signatures, 'stylegan2_gs'), signatures
 
 
 def export_savedmodel(Gs, outdir, overwrite=False):
     """Writes Gs as a SavedModel at outdir (atomically); returns its absolute path."""
-    module = ServingGs(Gs)
-    return replace_dir_atomically(lambda tmp: tf.saved_model.save(module, tmp, signatures=module.signatures()),
-                                   outdir, overwrite)
+    return save_savedmodel(*_serving(Gs), outdir, overwrite)
+
+
+def export_tflite(Gs, path, overwrite=False):
+    """Writes Gs as a TFLite model with the SavedModel's signatures at `path` (atomically); returns the path."""
+    return write_tflite(*_serving(Gs), path, overwrite)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -349,10 +352,7 @@ def write_official_pickle(nets, path, overwrite=False):
 
 def official_pickle_name(network):
     """network-snapshot-000140/ -> network-snapshot-000140.pkl; foo.pkl.xz -> foo.pkl."""
-    name = os.path.basename(os.path.normpath(network))
-    for suffix in ('.xz', '.pkl'):
-        name = name[:-len(suffix)] if name.endswith(suffix) else name
-    return name + '.pkl'
+    return output_name(network, '.pkl')
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -361,10 +361,12 @@ def main():
     F = FLAGS
     if not F.network or not F.outdir:
         raise ValueError('--network and --outdir are required (see --help)')
+    if F.format != 'pkl' and F.pkl_name:
+        raise ValueError('--pkl_name is for --format=pkl')
     if F.format == 'savedmodel':
-        if F.pkl_name:
-            raise ValueError('--pkl_name is for --format=pkl')
         target = F.outdir
+    elif F.format == 'tflite':
+        target = os.path.join(F.outdir, output_name(F.network, '.tflite'))
     else:
         if F.pkl_name is not None and (not F.pkl_name.strip() or os.path.basename(F.pkl_name) != F.pkl_name):
             raise ValueError(f'--pkl_name={F.pkl_name!r}: expected a file name, without a directory')
@@ -374,10 +376,11 @@ def main():
     print(f'Loading network from "{F.network}"...')
     nets = load_network(F.network)
     Gs = nets.Gs
-    if F.format == 'savedmodel':
-        path = export_savedmodel(Gs, F.outdir, F.overwrite)
+    if F.format in ('savedmodel', 'tflite'):
+        export, kind = (export_savedmodel, 'a SavedModel') if F.format == 'savedmodel' else (export_tflite, 'TFLite')
+        path = export(Gs, target, F.overwrite)
         print(f'Exported Gs ({Gs.img_resolution} px, z_dim {Gs.z_dim}, c_dim {Gs.c_dim}, num_ws {Gs.num_ws}) '
-              f'as a SavedModel with signatures mapping, synthesis, generator to {path}')
+              f'as {kind} with signatures mapping, synthesis, generator to {path}')
         return
     refused = legacy_refused_kwargs(nets)
     path = write_official_pickle(nets, target, F.overwrite)

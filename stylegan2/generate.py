@@ -1,7 +1,7 @@
 """Images from a trained StyleGAN2: an official pickle (TF1 StyleGAN2, StyleGAN2-ADA TF) or one of our snapshots.
 
   python -m stylegan2.generate --network=NET --seeds=0-7 --outdir=DIR [--truncation_psi=1.0]
-                               [--noise_mode=const] [--class_idx=K]
+                               [--noise_mode=const] [--class_idx=K] [--lod=L]
 
 As StyleGAN2-ADA's generate.py (ada-pytorch): one image per seed from z = RandomState(seed).randn(1, z_dim)
 (float64, cast to float32), rendered by Gs with truncation psi and the noise mode, converted to uint8 by the ADA
@@ -29,6 +29,8 @@ flags.DEFINE_float('truncation_psi', 1.0, 'Truncation psi (1 = no truncation).',
 flags.DEFINE_enum('noise_mode', 'const', NOISE_MODES, 'Noise inputs: the stored buffers, zeros, or fresh random.',
                   flag_values=FLAGS)
 flags.DEFINE_integer('class_idx', None, 'Class of a conditional network.', flag_values=FLAGS)
+flags.DEFINE_float('lod', None, 'Level of detail of a growing network (configs a-d) to render at (default: its own '
+                   'lod); images stay full size, as ProGAN\'s.', flag_values=FLAGS)
 
 
 def make_labels(Gs, num, class_idx=None):
@@ -39,14 +41,28 @@ def seed_latents(seed, latent_size):
     return image_utils.seed_latents(seed, latent_size)
 
 
-def generate_images(Gs, seeds, outdir, truncation_psi=1.0, noise_mode='const', class_idx=None):
-    """Writes `seed%04d.png` per seed into outdir; returns the paths written. Labels are checked before anything
-    is written."""
+def check_lod(Gs, lod):
+    """Raises ValueError unless Gs can render at `lod` (None = its own): 0 to log2(R) - 2 if it grows, else 0."""
+    if lod is None or lod == 0:
+        return
+    if not hasattr(Gs.synthesis, 'lod'):
+        raise ValueError(f'--lod={lod:g}: this network does not grow (configs e, f); it renders at lod 0 only')
+    max_lod = Gs.synthesis.resolution_log2 - 2
+    if not 0 <= lod <= max_lod:
+        raise ValueError(f'--lod={lod:g}: this network renders at lod 0 (full {Gs.img_resolution} px) to {max_lod} '
+                         f'(4 px)')
+
+
+def generate_images(Gs, seeds, outdir, truncation_psi=1.0, noise_mode='const', class_idx=None, lod=None):
+    """Writes `seed%04d.png` per seed into outdir; returns the paths written. Labels and lod are checked before
+    anything is written."""
+    check_lod(Gs, lod)
     labels = make_labels(Gs, 1, class_idx)
     os.makedirs(outdir, exist_ok=True)
     paths = []
     for seed in tqdm(seeds, desc='Generating', unit='img', file=sys.stderr):
-        images = Gs(seed_latents(seed, Gs.z_dim), labels, truncation_psi=truncation_psi, noise_mode=noise_mode)
+        images = Gs(seed_latents(seed, Gs.z_dim), labels, truncation_psi=truncation_psi, noise_mode=noise_mode,
+                    lod=lod)
         path = os.path.join(outdir, f'seed{seed:04d}.png')
         image_utils.save_png(image_utils.to_uint8_ada(images)[0], path)
         print(f'Generated {path}')
@@ -63,7 +79,7 @@ def main():
     seeds = image_utils.parse_seeds(F.seeds)
     print(f'Loading network from "{F.network}"...')
     Gs = load_network(F.network).Gs
-    generate_images(Gs, seeds, F.outdir, F.truncation_psi, F.noise_mode, F.class_idx)
+    generate_images(Gs, seeds, F.outdir, F.truncation_psi, F.noise_mode, F.class_idx, F.lod)
 
 
 def run(argv):

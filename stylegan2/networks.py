@@ -449,6 +449,23 @@ class Synthesis(_ScopedModel):
         return images
 
 
+def synthesis_lod(G, lod):
+    """The synthesis keyword for G(..., lod=lod): a growing synthesis network (configs a-d, networks_progressive.py)
+    renders at `lod` (None = its `lod` state), as ProGAN's G does. One that does not grow (configs e, f) renders
+    at lod 0 only, as the official G_main, whose `lod` those networks never read, always holds 0: lod 0 is
+    accepted, any other raises ValueError."""
+    if lod is None:
+        return {}
+    if hasattr(G.synthesis, 'lod'):
+        return {'lod': lod}
+    value = tf.get_static_value(lod)
+    if value is None or float(value) != 0:
+        shown = 'a tensor' if value is None else f'{float(value):g}'
+        raise ValueError(f'lod={shown}: {G.name} does not grow (configs e, f: {type(G.synthesis).__name__}); '
+                         f'it renders at lod 0 only')
+    return {}
+
+
 class Generator(_ScopedModel):
     """G: z [N, latent_size], c [N, label_size] -> images [N, R, R, num_channels] in about [-1, 1].
 
@@ -517,13 +534,13 @@ class Generator(_ScopedModel):
         self.dlatent_avg_beta, self.style_mixing_prob = dlatent_avg_beta, style_mixing_prob
         self(tf.zeros([1, latent_size]), tf.zeros([1, label_size]))
 
-    def call(self, z, c=None, truncation_psi=1.0, truncation_cutoff=None, noise_mode=None, noise=None):
+    def call(self, z, c=None, truncation_psi=1.0, truncation_cutoff=None, noise_mode=None, noise=None, lod=None):
         """z [N, latent_size], c [N, label_size] -> images [N, R, R, num_channels] (float32, NHWC).
-        noise_mode, noise: see Synthesis.call."""
+        noise_mode, noise: see Synthesis.call. lod: see synthesis_lod."""
         if c is None:
             c = tf.zeros([tf.shape(z)[0], self.c_dim])
         ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode, noise=noise)
+        return self.synthesis(ws, noise_mode=noise_mode, noise=noise, **synthesis_lod(self, lod))
 
 
 class Discriminator(_ScopedModel):

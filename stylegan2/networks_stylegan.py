@@ -273,12 +273,14 @@ class StyleGenerator(_ScopedModel):
         self.dlatent_avg_beta, self.style_mixing_prob = dlatent_avg_beta, style_mixing_prob
         self(tf.zeros([1, latent_size]), tf.zeros([1, label_size]))
 
-    def call(self, z, c=None, truncation_psi=1.0, truncation_cutoff=NETWORK_DEFAULT, noise_mode=None, noise=None):
-        """As Generator.call; truncation_cutoff defaults to the network's (8), None disables truncation."""
+    def call(self, z, c=None, truncation_psi=1.0, truncation_cutoff=NETWORK_DEFAULT, noise_mode=None, noise=None,
+             lod=None):
+        """As Generator.call; truncation_cutoff defaults to the network's (8), None disables truncation; `lod`
+        overrides the synthesis network's state."""
         if c is None:
             c = tf.zeros([tf.shape(z)[0], self.c_dim])
         ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode, noise=noise)
+        return self.synthesis(ws, noise_mode=noise_mode, noise=noise, lod=lod)
 
 
 class BasicDiscriminator(_ScopedModel):
