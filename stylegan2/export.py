@@ -323,7 +323,8 @@ def legacy_refused_kwargs(nets):
 def _require_stylegan2_layout(nets):
     """The pickle writer knows G_main + G_synthesis_stylegan2 / D_stylegan2 (configs e, f) and the ADA layout;
     the networks of configs a-d (G_style, the revised synthesis, D_basic, D_stylegan) would come out wrong."""
-    from stylegan2.networks import Discriminator, Generator, Synthesis
+    from stylegan2.networks import Discriminator, Synthesis
+    from stylegan2.generator import Generator
     for name, net in (('G', nets.G), ('D', nets.D), ('Gs', nets.Gs)):
         if not ((type(net) is Generator and type(net.synthesis) is Synthesis) or type(net) is Discriminator):
             kind = type(net.synthesis if type(net) is Generator else net).__name__

@@ -10,7 +10,8 @@ import os
 
 from common.pickle_io import (NetworkLoadError, Networks, NetworkState, assign_by_name, is_snapshot_dir,
                               load_snapshot_networks, read_network_triple)
-from stylegan2.networks import Discriminator, Generator
+from stylegan2.networks import Discriminator
+from stylegan2.generator import Generator
 from stylegan2.networks_progressive import StyleGANDiscriminator
 from stylegan2.networks_stylegan import BasicDiscriminator, StyleGenerator
 

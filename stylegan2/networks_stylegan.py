@@ -238,7 +238,7 @@ class StyleSynthesis(_ScopedModel):
 
 class StyleGenerator(_ScopedModel):
     """`G_style`: z [N, latent_size], c [N, label_size] -> images [N, R, R, num_channels]. The same interface
-    as stylegan2.networks.Generator (`mapping`, `synthesis`, `num_ws`, `z_dim`, ...)."""
+    as stylegan2.generator.Generator (`mapping`, `synthesis`, `num_ws`, `z_dim`, ...)."""
 
     def __init__(self,
                  latent_size=512,            # Latent vector (z) dimensionality.

@@ -11,7 +11,8 @@ from common.schedule import SG2ScheduleOptions
 from common.distribute import make_strategy
 from common.phases import CompiledPhases
 from data.dataset import Dataset
-from stylegan2.networks import Discriminator, Generator
+from stylegan2.networks import Discriminator
+from stylegan2.generator import Generator
 
 NETS = dict(fmap_base=128, fmap_max=16)
 G_NETS = dict(NETS, latent_size=16, dlatent_size=16, mapping_layers=2, mapping_fmaps=16)

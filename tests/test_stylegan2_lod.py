@@ -10,7 +10,7 @@ import pytest
 
 from common import images as image_utils
 from stylegan2 import generate, load_network
-from stylegan2.networks import Generator
+from stylegan2.generator import Generator
 
 LADDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', 'stylegan2_ladder')
 

@@ -16,7 +16,8 @@ from common.resample import conv_downsample_2d, downsample_2d, setup_kernel, upf
 from common.snapshot import save_snapshot
 from stylegan2 import NetworkLoadError, load_network
 from stylegan2.loading import network_variables
-from stylegan2.networks import Discriminator, Generator
+from stylegan2.networks import Discriminator
+from stylegan2.generator import Generator
 
 DATA = os.path.join(os.path.dirname(__file__), 'data', 'stylegan2')
 FIXTURES = ['sg2_uncond', 'sg2_uncond_orig', 'sg2_uncond_resnet', 'ada_cond']

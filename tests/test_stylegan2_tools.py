@@ -22,7 +22,8 @@ import tensorflow as tf
 from common import images as image_utils
 from common.pickle_io import SafeUnpickler
 from stylegan2 import export, generate, load_network, style_mixing
-from stylegan2.networks import Discriminator, Generator
+from stylegan2.networks import Discriminator
+from stylegan2.generator import Generator
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', 'stylegan2')
 SG2_UNCOND = os.path.join(DATA, 'sg2_uncond.pkl.xz')  # TF1 StyleGAN2, unconditional, 32 px, num_ws 8.

@@ -14,7 +14,7 @@ from pggan import load_network as load_pggan
 from pggan.networks import G_paper
 from stylegan2 import export as stylegan2_export
 from stylegan2 import load_network as load_stylegan2
-from stylegan2.networks import Generator
+from stylegan2.generator import Generator
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data')
 PGGAN_D = os.path.join(DATA, 'pggan', 'config_D.pkl')  # Conditional (4 classes), 1 channel, 16 px, recursive.
