@@ -1,6 +1,7 @@
 """Network pickles are read by a restricted unpickler: a pickle that tries to import or call anything besides
 Network state and NumPy arrays is refused with one clear line, and nothing in it runs, not even the
-network source code that official pickles carry (which the official loader executes)."""
+network source code that official pickles carry (which the official loader executes). The ada-pytorch layout
+(persistent modules, torch tensors) has its own tests in test_ada_pytorch_pickles.py."""
 import io
 import lzma
 import os
@@ -43,7 +44,9 @@ def _payloads(marker):
 def test_pickle_that_calls_a_function_is_refused_and_runs_nothing(name, loader, tmp_path):
     marker = tmp_path / 'pwned'
     payload = _payloads(marker)[name]
-    for wrapper in (lambda p: p, lambda p: (p, p, p), lambda p: {'state': [1, 2, p]}):
+    # Bare, in the TF layout (G, D, Gs), and in the ada-pytorch snapshot layout.
+    for wrapper in (lambda p: p, lambda p: (p, p, p), lambda p: {'state': [1, 2, p]},
+                    lambda p: {'training_set_kwargs': {}, 'G': p, 'D': p, 'G_ema': p}):
         path = tmp_path / 'evil.pkl'
         path.write_bytes(pickle.dumps(wrapper(payload), protocol=2))
         with pytest.raises(NetworkLoadError, match=r'evil\.pkl: refusing to load global \S+: official network '
