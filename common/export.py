@@ -29,8 +29,9 @@ def serving_module(network, functions, name, **state):
     attributes, and every variable of the Keras `network` as a plain tf.Variable in the list `weights`.
 
     It holds the variables, not the Keras network: a tracked Keras model adds to the SavedModel an extra trace
-    of its own call (`serving_default`, with custom gradients) for itself and each sub-model, and stores every
-    weight a second time; and TF 2.21's TFLite converter reads garbage for Keras 3 variables so tracked.
+    of its own call (`serving_default`, with custom gradients) for itself and each sub-model (saved_model.pb of
+    the 32 px test Gs: 1.0 MB, 0.49 MB without), and TF 2.21's TFLite converter reads garbage for the Keras 3
+    variables so tracked. Tracking both would store every weight twice.
     """
     module = tf.Module(name=name)
     module.weights = [v.value if isinstance(v, keras.Variable) else v for v in network.variables]
