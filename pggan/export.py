@@ -23,7 +23,8 @@ from pggan.generate import check_lod
 from pggan.loading import NetworkLoadError, load_network
 
 FLAGS = cli.new_flag_values()
-flags.DEFINE_string('network', None, 'Official ProGAN pickle or snapshot directory.', flag_values=FLAGS)
+flags.DEFINE_string('network', None, 'Official ProGAN pickle, snapshot directory, or run directory (its newest '
+                    'valid snapshot).', flag_values=FLAGS)
 flags.DEFINE_string('outdir', None, 'SavedModel directory to create.', flag_values=FLAGS)
 flags.DEFINE_float('lod', None, 'Level of detail to freeze (default: the network\'s own lod).', flag_values=FLAGS)
 flags.DEFINE_bool('overwrite', False, 'Replace an existing --outdir.', flag_values=FLAGS)
@@ -60,8 +61,7 @@ def main():
         raise ValueError('--network and --outdir are required (see --help)')
     if os.path.lexists(F.outdir) and not F.overwrite:  # Before the slow load.
         raise ValueError(f'{F.outdir} already exists (pass --overwrite to replace it)')
-    print(f'Loading network from "{F.network}"...')
-    Gs = load_network(F.network).Gs
+    Gs = cli.load_tool_network(load_network, F.network, 'export').Gs
     path = export_generator(Gs, F.outdir, F.lod, F.overwrite)
     print(f'Exported Gs ({2 ** Gs.resolution_log2} px, lod {float(Gs.lod.numpy()):g}, '
           f'latent_size {Gs.latent_size}, label_size {Gs.label_size}) to {path}')

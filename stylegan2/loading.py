@@ -8,8 +8,9 @@ of ours set, with equal shapes. No code stored in a pickle is ever run: networks
 """
 import os
 
-from common.pickle_io import (NetworkLoadError, Networks, NetworkState, assign_by_name, is_snapshot_dir,
-                              load_snapshot_networks, read_network_triple)
+from common.pickle_io import (NetworkLoadError, Networks, NetworkState, OtherFamilyError, assign_by_name,
+                              is_snapshot_dir, load_snapshot_networks, read_network_triple)
+from common.run_dir import resolve_network_path
 from stylegan2.networks import Discriminator, Generator
 from stylegan2.networks_progressive import StyleGANDiscriminator
 from stylegan2.networks_stylegan import BasicDiscriminator, StyleGenerator
@@ -99,7 +100,7 @@ def official_kwargs(state, kind, where):
     """Our constructor kwargs for an official network state; kind 'G' or 'D'."""
     func = _short(state.build_func_name)
     if func in _OTHER_FAMILIES:
-        raise NetworkLoadError(f'{where}: {_OTHER_FAMILIES[func]}')
+        raise OtherFamilyError(f'{where}: {_OTHER_FAMILIES[func]}', 'pggan')
     if kind == 'G':
         synthesis = state.components.get('synthesis')
         synthesis_func = _short(synthesis.build_func_name) if isinstance(synthesis, NetworkState) else None
@@ -160,8 +161,9 @@ def _from_state(state, kind, where, name):
 
 def load_network(path):
     """Loads StyleGAN2 networks from an official `.pkl` (TF1 StyleGAN2 or StyleGAN2-ADA TF, optionally
-    xz-compressed) or from one of our snapshot directories. Raises NetworkLoadError."""
-    path = os.fspath(path)
+    xz-compressed), one of our snapshot directories, or a run directory (its newest valid snapshot).
+    Raises NetworkLoadError."""
+    path = resolve_network_path(os.fspath(path))
     if is_snapshot_dir(path):
         return _load_snapshot(path)
     obj = read_network_triple(path)
