@@ -7,11 +7,42 @@ ProGAN interpolation used libx265, which fewer players decode). Frames are RGB; 
 import os
 
 import numpy as np
+from absl import flags
 
 from common import images as image_utils
 
 FORMATS = ('mp4', 'gif', 'png')
 MISSING_EXTRA = 'MP4 videos need imageio and imageio-ffmpeg: pip install -e ".[video]" (or pass --gif)'
+
+
+def define_interpolation_flags(flag_values, minibatch_help):
+    """The interpolation-video flags of pggan.generate and stylegan2.generate, one definition for both (their
+    --help lists them under common.video)."""
+    flags.DEFINE_float('duration_sec', 60.0, 'Interpolation length in seconds.', flag_values=flag_values)
+    flags.DEFINE_integer('mp4_fps', 30, 'Interpolation frames per second.', flag_values=flag_values)
+    flags.DEFINE_integer('image_zoom', 1, 'Interpolation: enlarge frames by pixel replication.',
+                         flag_values=flag_values)
+    flags.DEFINE_integer('minibatch_size', 8, f'Interpolation: {minibatch_help}.', flag_values=flag_values)
+    flags.DEFINE_bool('gif', False, 'Interpolation: write an animated lerp.gif instead of lerp.mp4.',
+                      flag_values=flag_values)
+    flags.DEFINE_bool('png_frames', False, 'Interpolation: write the frames as lerp%06d.png instead of lerp.mp4.',
+                      flag_values=flag_values)
+
+
+def frame_count(duration_sec, fps, image_zoom=1, minibatch_size=1):
+    """Frames of a video of duration_sec at fps (rounded, as the official interpolation); ValueError for none or
+    for a zoom or minibatch below 1."""
+    num_frames = int(np.rint(duration_sec * fps))
+    if num_frames < 1:
+        raise ValueError(f'--duration_sec={duration_sec} at --mp4_fps={fps} makes no frames')
+    if image_zoom < 1 or minibatch_size < 1:
+        raise ValueError('--image_zoom and --minibatch_size must be at least 1')
+    return num_frames
+
+
+def describe(paths, fmt):
+    """What write_video wrote, for the tools' last line: the file, or the frames' pattern."""
+    return paths[0].replace('000000.png', '%06d.png') if fmt == 'png' else paths[0]
 
 
 def video_format(gif=False, png_frames=False):

@@ -39,16 +39,10 @@ flags.DEFINE_integer('class_idx', None, 'Class of a conditional network.', flag_
 flags.DEFINE_alias('class', 'class_idx', flag_values=FLAGS)  # ada-pytorch's spelling.
 flags.DEFINE_bool('interpolate', False, 'Write a random interpolation video instead of seed images.',
                   flag_values=FLAGS)
-flags.DEFINE_float('duration_sec', 60.0, 'Interpolation length in seconds.', flag_values=FLAGS)
 flags.DEFINE_float('smoothing_sec', 1.0, 'Interpolation: std of the gaussian smoothing over time, in seconds.',
                    flag_values=FLAGS)
-flags.DEFINE_integer('mp4_fps', 30, 'Interpolation frames per second.', flag_values=FLAGS)
-flags.DEFINE_integer('image_zoom', 1, 'Interpolation: enlarge frames by pixel replication.', flag_values=FLAGS)
 flags.DEFINE_integer('random_seed', 1000, 'Interpolation: seed of the latent sequence.', flag_values=FLAGS)
-flags.DEFINE_integer('minibatch_size', 8, 'Interpolation: images per Gs call.', flag_values=FLAGS)
-flags.DEFINE_bool('gif', False, 'Interpolation: write an animated lerp.gif instead of lerp.mp4.', flag_values=FLAGS)
-flags.DEFINE_bool('png_frames', False, 'Interpolation: write the frames as lerp%06d.png instead of lerp.mp4.',
-                  flag_values=FLAGS)
+video.define_interpolation_flags(FLAGS, minibatch_help='images per Gs call')
 
 
 def check_lod(Gs, lod):
@@ -136,11 +130,7 @@ def generate_interpolation_video(Gs, outdir, grid_size=(1, 1), image_zoom=1, dur
     """Writes the official random-interpolation sequence into outdir as `lerp.mp4`, `lerp.gif` or `lerp%06d.png`
     (fmt 'mp4', 'gif' or 'png'; see common/video.py), playing at mp4_fps; returns the paths written."""
     check_lod(Gs, lod)
-    num_frames = int(np.rint(duration_sec * mp4_fps))
-    if num_frames < 1:
-        raise ValueError(f'--duration_sec={duration_sec} at --mp4_fps={mp4_fps} makes no frames')
-    if image_zoom < 1 or minibatch_size < 1:
-        raise ValueError('--image_zoom and --minibatch_size must be at least 1')
+    num_frames = video.frame_count(duration_sec, mp4_fps, image_zoom, minibatch_size)
     grid_w, grid_h = grid_size
     labels = make_labels(Gs, 1, class_idx)
     all_latents = interpolation_latents(num_frames, grid_w * grid_h, Gs.latent_size, smoothing_sec * mp4_fps,
@@ -148,7 +138,7 @@ def generate_interpolation_video(Gs, outdir, grid_size=(1, 1), image_zoom=1, dur
     frames = interpolation_frames(Gs, all_latents, labels, grid_size, image_zoom, lod, minibatch_size)
     frames = tqdm(frames, total=num_frames, desc='frames', unit='frame', leave=False)
     paths = video.write_video(frames, outdir, 'lerp', mp4_fps, fmt)
-    print(f'Generated {os.path.join(outdir, "lerp%06d.png") if fmt == "png" else paths[0]} ({num_frames} frames)')
+    print(f'Generated {video.describe(paths, fmt)} ({num_frames} frames)')
     return paths
 
 

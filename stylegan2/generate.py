@@ -45,18 +45,12 @@ flags.DEFINE_enum('noise_mode', 'const', NOISE_MODES, 'Noise inputs: the stored 
                   flag_values=FLAGS)
 flags.DEFINE_integer('class_idx', None, 'Class of a conditional network.', flag_values=FLAGS)
 
-# Projected ws and interpolation videos (the video flags are pggan.generate's).
+# Projected ws and interpolation videos (the video flags are pggan.generate's, from common/video.py).
 flags.DEFINE_string('projected_w', None, 'Render the ws of this .npz (key w, [N, num_ws, w_dim]; stylegan2.project '
                     'writes projected_w.npz) as proj%02d.png, instead of seeds.', flag_values=FLAGS)
 flags.DEFINE_bool('interpolate', False, 'Write a video walking through the seeds\' ws, back to the first, instead of '
                   'seed images.', flag_values=FLAGS)
-flags.DEFINE_float('duration_sec', 60.0, 'Interpolation length in seconds.', flag_values=FLAGS)
-flags.DEFINE_integer('mp4_fps', 30, 'Interpolation frames per second.', flag_values=FLAGS)
-flags.DEFINE_integer('image_zoom', 1, 'Interpolation: enlarge frames by pixel replication.', flag_values=FLAGS)
-flags.DEFINE_integer('minibatch_size', 8, 'Interpolation: images per synthesis call.', flag_values=FLAGS)
-flags.DEFINE_bool('gif', False, 'Interpolation: write an animated lerp.gif instead of lerp.mp4.', flag_values=FLAGS)
-flags.DEFINE_bool('png_frames', False, 'Interpolation: write the frames as lerp%06d.png instead of lerp.mp4.',
-                  flag_values=FLAGS)
+video.define_interpolation_flags(FLAGS, minibatch_help='images per synthesis call')
 # ada-pytorch's generate.py spellings.
 for _alias, _name in (('trunc', 'truncation_psi'), ('class', 'class_idx'), ('noise-mode', 'noise_mode'),
                       ('projected-w', 'projected_w')):
@@ -143,16 +137,12 @@ def generate_interpolation_video(Gs, seeds, outdir, duration_sec=60.0, mp4_fps=3
                                  noise_mode='const', class_idx=None, image_zoom=1, minibatch_size=8, fmt='mp4'):
     """Writes the seed walk (seed_walk_ws) into outdir as `lerp.mp4`, `lerp.gif` or `lerp%06d.png` (fmt 'mp4',
     'gif' or 'png'), playing at mp4_fps; returns the paths written."""
-    num_frames = int(np.rint(duration_sec * mp4_fps))
-    if num_frames < 1:
-        raise ValueError(f'--duration_sec={duration_sec} at --mp4_fps={mp4_fps} makes no frames')
-    if image_zoom < 1 or minibatch_size < 1:
-        raise ValueError('--image_zoom and --minibatch_size must be at least 1')
+    num_frames = video.frame_count(duration_sec, mp4_fps, image_zoom, minibatch_size)
     ws = seed_walk_ws(Gs, seeds, num_frames, make_labels(Gs, 1, class_idx), truncation_psi)
     frames = tqdm(interpolation_frames(Gs, ws, noise_mode, image_zoom, minibatch_size), total=num_frames,
                   desc='frames', unit='frame', leave=False)
     paths = video.write_video(frames, outdir, 'lerp', mp4_fps, fmt)
-    print(f'Generated {os.path.join(outdir, "lerp%06d.png") if fmt == "png" else paths[0]} ({num_frames} frames)')
+    print(f'Generated {video.describe(paths, fmt)} ({num_frames} frames)')
     return paths
 
 

@@ -134,14 +134,16 @@ def test_projected_w_renders_back_through_generate_as_ada_pytorch(Gs, projected,
     # Several ws, one image each, in order.
     two = tmp_path / 'two.npz'
     np.savez(two, w=np.concatenate([w, w + np.random.RandomState(0).randn(*w.shape).astype(np.float32)]))
-    assert generate.run(['generate', f'--network={SG2_UNCOND}', f'--projected_w={two}', f'--outdir={tmp_path / "two"}']) == 0
+    assert generate.run(['generate', f'--network={SG2_UNCOND}', f'--projected_w={two}',
+                         f'--outdir={tmp_path / "two"}']) == 0
     assert sorted(os.listdir(tmp_path / 'two')) == ['proj00.png', 'proj01.png']
     np.testing.assert_array_equal(read_png(tmp_path / 'two' / 'proj00.png'), expected)
     assert not np.array_equal(read_png(tmp_path / 'two' / 'proj01.png'), expected)
 
 
 @pytest.mark.parametrize('content, message', [
-    ({'w': np.zeros([1, 7, 64], np.float32)}, r'w has shape \[1, 7, 64\], expected \[N, num_ws, w_dim\] = \[N, 8, 64\]'),
+    ({'w': np.zeros([1, 7, 64], np.float32)},
+     r'w has shape \[1, 7, 64\], expected \[N, num_ws, w_dim\] = \[N, 8, 64\]'),
     ({'ws': np.zeros([1, 8, 64], np.float32)}, 'no array "w" \\(it holds ws\\)'),
     (b'not an npz', 'not a readable .npz file'),
 ], ids=['wrong shape', 'no w', 'not npz'])
@@ -151,7 +153,8 @@ def test_bad_projected_w_is_one_error_line(tmp_path, capsys, content, message):
         path.write_bytes(content)
     else:
         np.savez(path, **content)
-    assert generate.run(['generate', f'--network={SG2_UNCOND}', f'--projected_w={path}', f'--outdir={tmp_path / "out"}']) == 1
+    assert generate.run(['generate', f'--network={SG2_UNCOND}', f'--projected_w={path}',
+                         f'--outdir={tmp_path / "out"}']) == 1
     lines = error_lines(capsys.readouterr().err)
     assert len(lines) == 1 and re.search(message, lines[0]), lines
     assert not (tmp_path / 'out').exists()
