@@ -6,8 +6,8 @@ setup(
     version='0.1.0',
     description='TensorFlow 2 / Keras port of NVIDIA Progressive GAN and StyleGAN2',
     python_requires='>=3.10',
-    packages=['common', 'common.metrics', 'data', 'pggan', 'stylegan2', 'benchmarks'],
-    py_modules=['train', 'flags'],
+    packages=['common', 'common.metrics', 'data', 'flags', 'pggan', 'stylegan2', 'benchmarks'],
+    py_modules=['train'],
     package_data={'data': ['embedded/*.gz', 'embedded/LICENSE*']},
     include_package_data=True,
     install_requires=[
@@ -20,5 +20,9 @@ setup(
         'tqdm',
         'scipy',              # MS-SSIM (FFT convolutions), as the official metrics
     ],
-    extras_require={'test': ['pytest', 'pytest-timeout', 'pytest-xdist']},
+    extras_require={
+        # MP4 videos (interpolation, projector progress): imageio-ffmpeg's wheel ships the ffmpeg binary.
+        'video': ['imageio', 'imageio-ffmpeg'],
+        'test': ['pytest', 'pytest-timeout', 'pytest-xdist', 'imageio', 'imageio-ffmpeg'],
+    },
 )

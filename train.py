@@ -8,18 +8,18 @@
     python train.py --model=stylegan2 --config=config-e --data=datasets/ffhq --mirror_augment --gamma=10
     python train.py --data=... --run_dir=/shared/run --worker_hosts=a:2222,b:2222 --task_index=0   # on a; 1 on b
 
-Flags are in flags.py; the full options are written to <run_dir>/training_options.json.
+ada-pytorch's spellings work too: --outdir, --gpus, --cfg, --mirror=1, --snap, --kimg, --batch.
+Flags are in flags/ (one module per group); the full options are written to <run_dir>/training_options.json.
 """
 import dataclasses
 import os
 import sys
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # Hide C++ start-up chatter (CUDA probing on CPU hosts).
+from absl import app
 
-from absl import app  # noqa: E402
-
-import flags as train_flags  # noqa: E402
-from flags import F, PRESETS  # noqa: E402
+import flags as train_flags
+from common import cli  # Before TensorFlow: importing common sets its C++ log level (common/cli.py).
+from flags import F, PRESETS
 
 EMBEDDED_DATA = os.path.join('datasets', 'fashion-mnist-32')
 
@@ -169,4 +169,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+    cli.use_grouped_help(__doc__, train_flags.GROUPS)
     app.run(main)

@@ -29,6 +29,18 @@ class NetworkLoadError(Exception):
     """A network file that cannot be used, with a one-line reason naming it."""
 
 
+FAMILY_TITLES = {'pggan': 'Progressive GAN', 'stylegan2': 'StyleGAN2'}  # Snapshots' `model` -> what users call it.
+
+
+class OtherFamilyError(NetworkLoadError):
+    """A network of the other model family: `family` is the package that loads it ('pggan' or 'stylegan2')."""
+
+    def __init__(self, message, family):
+        super().__init__(message)
+        self.family = family
+        self.title = FAMILY_TITLES.get(family, family)
+
+
 @dataclasses.dataclass
 class Networks:
     """What `load_network` returns: the trained G, D and the moving-average Gs (Keras models). ada-pytorch
@@ -368,9 +380,8 @@ def load_snapshot_networks(path, model, build_networks):
     try:
         meta = read_snapshot_meta(verify_snapshot(path))
         if meta['model'] != model:
-            family = {'pggan': 'ProGAN', 'stylegan2': 'StyleGAN2'}.get(model, model)
-            raise NetworkLoadError(f'{path}: a {meta["model"]} snapshot, not {family}: load it with '
-                                   f'{meta["model"]}.load_network')
+            raise OtherFamilyError(f'{path}: a {meta["model"]} snapshot, not {FAMILY_TITLES.get(model, model)}: '
+                                   f'load it with {meta["model"]}.load_network', meta['model'])
         try:
             G, D, Gs = build_networks(meta['kwargs'])
         except (TypeError, ValueError, KeyError) as e:

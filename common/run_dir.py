@@ -93,6 +93,19 @@ def locate_snapshot(path):
     raise FileNotFoundError(f'{path}: no such run directory or snapshot')
 
 
+def resolve_network_path(path):
+    """What `load_network(path)` reads: `path` itself (a pickle, a snapshot, or anything it will refuse), or
+    for a run directory its newest valid snapshot, as --resume takes it (said on stdout, like the skipped)."""
+    from common.pickle_io import NetworkLoadError
+    if not os.path.isdir(path) or is_snapshot(path) or not list_snapshots(path):
+        return path
+    snapshot = newest_valid_snapshot(path)
+    if snapshot is None:
+        raise NetworkLoadError(f'{path}: run directory holds no complete network-snapshot-*')
+    print(f'{path}: run directory; its newest valid snapshot is {os.path.basename(snapshot)}')
+    return snapshot
+
+
 def latest_run_dir(result_dir, desc):
     """The highest-numbered `result_dir/NNNNN-desc` that holds a snapshot, or None."""
     if not os.path.isdir(result_dir):

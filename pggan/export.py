@@ -30,7 +30,8 @@ from pggan.generate import check_lod
 from pggan.loading import NetworkLoadError, load_network
 
 FLAGS = cli.new_flag_values()
-flags.DEFINE_string('network', None, 'Official ProGAN pickle or snapshot directory.', flag_values=FLAGS)
+flags.DEFINE_string('network', None, 'Official ProGAN pickle, snapshot directory, or run directory (its newest '
+                    'valid snapshot).', flag_values=FLAGS)
 flags.DEFINE_string('outdir', None, 'savedmodel: the SavedModel directory to create; tflite: the directory to write '
                     'the file into (created if missing).', flag_values=FLAGS)
 flags.DEFINE_enum('format', 'savedmodel', ['savedmodel', 'tflite'], 'What to write.', flag_values=FLAGS)
@@ -72,8 +73,7 @@ def main():
     target = os.path.join(F.outdir, output_name(F.network, '.tflite')) if tflite else F.outdir
     if os.path.lexists(target) and not F.overwrite:  # Before the slow load.
         raise ValueError(f'{target} already exists (pass --overwrite to replace it)')
-    print(f'Loading network from "{F.network}"...')
-    Gs = load_network(F.network).Gs
+    Gs = cli.load_tool_network(load_network, F.network, 'export').Gs
     path = (export_tflite if tflite else export_generator)(Gs, target, F.lod, F.overwrite)
     print(f'Exported Gs ({2 ** Gs.resolution_log2} px, lod {float(Gs.lod.numpy()):g}, '
           f'latent_size {Gs.latent_size}, label_size {Gs.label_size}) as {"TFLite" if tflite else "a SavedModel"} '

@@ -1,15 +1,18 @@
-"""Images and interpolation sequences from a trained ProGAN: an official pickle or one of our snapshots.
+"""Images and interpolation videos from a trained ProGAN: an official pickle, one of our snapshots, or a run
+directory (its newest valid snapshot).
 
   python -m pggan.generate --network=NET --seeds=0-7 --outdir=DIR [--lod=L] [--grid [--grid_size=4x2]] [--class_idx=K]
   python -m pggan.generate --network=NET --interpolate --outdir=DIR [--duration_sec=60] [--smoothing_sec=1]
-                           [--mp4_fps=30] [--grid_size=1x1] [--image_zoom=1] [--random_seed=1000] [--gif]
+                           [--mp4_fps=30] [--grid_size=1x1] [--image_zoom=1] [--random_seed=1000]
+                           [--gif | --png_frames]
 
 Seeds: one image per seed from z = RandomState(seed).randn(1, latent_size), written as `seed%04d.png`
 (--grid also writes them together as `grid.png`). Interpolation: official util_scripts.py
-generate_interpolation_video, with frames written as `lerp%06d.png` (ffmpeg -framerate 30 -i lerp%06d.png ...)
-or as one animated `lerp.gif` (--gif) in place of its MP4. Images are Gs's, converted to uint8 by the official
-ProGAN rule (x*127.5 + 127.5, round half to even, saturate). A conditional network needs --class_idx: its
-labels are that one-hot vector; an unconditional one gets empty labels.
+generate_interpolation_video, a random walk in z smoothed over time so that it loops, written as `lerp.mp4`
+(H.264; needs the `video` extra: pip install -e ".[video]"), as one animated `lerp.gif` (--gif), or as frames
+`lerp%06d.png` (--png_frames). Images are Gs's, converted to uint8 by the official ProGAN rule (x*127.5 + 127.5,
+round half to even, saturate). A conditional network needs --class_idx (or --class): its labels are that
+one-hot vector; an unconditional one gets empty labels.
 """
 import os
 import sys
@@ -20,10 +23,12 @@ from tqdm import tqdm
 
 from common import cli
 from common import images as image_utils
+from common import video
 from pggan.loading import NetworkLoadError, load_network
 
 FLAGS = cli.new_flag_values()
-flags.DEFINE_string('network', None, 'Official ProGAN pickle or snapshot directory.', flag_values=FLAGS)
+flags.DEFINE_string('network', None, 'Official ProGAN pickle, snapshot directory, or run directory (its newest '
+                    'valid snapshot).', flag_values=FLAGS)
 flags.DEFINE_string('outdir', None, 'Where to write the images (created if missing).', flag_values=FLAGS)
 flags.DEFINE_string('seeds', None, 'Seeds, e.g. "0-7" or "1,5,10-12".', flag_values=FLAGS)
 flags.DEFINE_float('lod', None, 'Level of detail to render at (default: the network\'s own lod).', flag_values=FLAGS)
@@ -31,17 +36,13 @@ flags.DEFINE_bool('grid', False, 'Also write all seeds as one grid.png.', flag_v
 flags.DEFINE_string('grid_size', None, 'Grid as WxH (default: near-square for --grid, 1x1 for --interpolate).',
                     flag_values=FLAGS)
 flags.DEFINE_integer('class_idx', None, 'Class of a conditional network.', flag_values=FLAGS)
-flags.DEFINE_bool('interpolate', False, 'Write a random interpolation sequence instead of seed images.',
+flags.DEFINE_alias('class', 'class_idx', flag_values=FLAGS)  # ada-pytorch's spelling.
+flags.DEFINE_bool('interpolate', False, 'Write a random interpolation video instead of seed images.',
                   flag_values=FLAGS)
-flags.DEFINE_float('duration_sec', 60.0, 'Interpolation length in seconds.', flag_values=FLAGS)
 flags.DEFINE_float('smoothing_sec', 1.0, 'Interpolation: std of the gaussian smoothing over time, in seconds.',
                    flag_values=FLAGS)
-flags.DEFINE_integer('mp4_fps', 30, 'Interpolation frames per second.', flag_values=FLAGS)
-flags.DEFINE_integer('image_zoom', 1, 'Interpolation: enlarge frames by pixel replication.', flag_values=FLAGS)
 flags.DEFINE_integer('random_seed', 1000, 'Interpolation: seed of the latent sequence.', flag_values=FLAGS)
-flags.DEFINE_integer('minibatch_size', 8, 'Interpolation: images per Gs call.', flag_values=FLAGS)
-flags.DEFINE_bool('gif', False, 'Interpolation: write one animated lerp.gif instead of PNG frames.',
-                  flag_values=FLAGS)
+video.define_interpolation_flags(FLAGS, minibatch_help='images per Gs call')
 
 
 def check_lod(Gs, lod):
@@ -121,45 +122,24 @@ def interpolation_frames(Gs, all_latents, labels, grid_size=(1, 1), image_zoom=1
         while len(pending) >= num_images:
             frame = image_utils.create_image_grid(np.stack(pending[:num_images]), grid_size)
             del pending[:num_images]
-            if image_zoom > 1:  # scipy.ndimage.zoom(order=0) in the official code: pixel replication.
-                frame = frame.repeat(image_zoom, axis=0).repeat(image_zoom, axis=1)
-            if frame.shape[2] == 1:
-                frame = frame.repeat(3, axis=2)  # grayscale => RGB
-            yield frame
+            yield video.video_frame(frame, image_zoom)
 
 
 def generate_interpolation_video(Gs, outdir, grid_size=(1, 1), image_zoom=1, duration_sec=60.0, smoothing_sec=1.0,
-                                 mp4_fps=30, random_seed=1000, minibatch_size=8, lod=None, class_idx=None, gif=False):
-    """Writes the official random-interpolation sequence into outdir as `lerp%06d.png` frames, or as `lerp.gif`
-    (playing at mp4_fps, looping) with `gif`; returns the paths written."""
+                                 mp4_fps=30, random_seed=1000, minibatch_size=8, lod=None, class_idx=None, fmt='mp4'):
+    """Writes the official random-interpolation sequence into outdir as `lerp.mp4`, `lerp.gif` or `lerp%06d.png`
+    (fmt 'mp4', 'gif' or 'png'; see common/video.py), playing at mp4_fps; returns the paths written."""
     check_lod(Gs, lod)
-    num_frames = int(np.rint(duration_sec * mp4_fps))
-    if num_frames < 1:
-        raise ValueError(f'--duration_sec={duration_sec} at --mp4_fps={mp4_fps} makes no frames')
-    if image_zoom < 1 or minibatch_size < 1:
-        raise ValueError('--image_zoom and --minibatch_size must be at least 1')
+    num_frames = video.frame_count(duration_sec, mp4_fps, image_zoom, minibatch_size)
     grid_w, grid_h = grid_size
     labels = make_labels(Gs, 1, class_idx)
     all_latents = interpolation_latents(num_frames, grid_w * grid_h, Gs.latent_size, smoothing_sec * mp4_fps,
                                         random_seed)
     frames = interpolation_frames(Gs, all_latents, labels, grid_size, image_zoom, lod, minibatch_size)
     frames = tqdm(frames, total=num_frames, desc='frames', unit='frame', leave=False)
-    os.makedirs(outdir, exist_ok=True)
-    if not gif:
-        paths = []
-        for idx, frame in enumerate(frames):
-            paths.append(os.path.join(outdir, f'lerp{idx:06d}.png'))
-            image_utils.save_png(frame, paths[-1])
-        print(f'Generated {num_frames} frames {os.path.join(outdir, "lerp%06d.png")}')
-        return paths
-    # A GIF holds all frames in memory (Pillow keeps them to delta-encode): meant for short, small sequences.
-    pil_frames = [image_utils.to_pil_image(frame) for frame in frames]
-    path = os.path.join(outdir, 'lerp.gif')
-    image_utils.save_atomic(path, lambda tmp: pil_frames[0].save(
-        tmp, format='GIF', save_all=True, append_images=pil_frames[1:], duration=1000.0 / mp4_fps, loop=0),
-        suffix='.gif')
-    print(f'Generated {path} ({num_frames} frames)')
-    return [path]
+    paths = video.write_video(frames, outdir, 'lerp', mp4_fps, fmt)
+    print(f'Generated {video.describe(paths, fmt)} ({num_frames} frames)')
+    return paths
 
 
 def _parse_grid_size(spec):
@@ -180,12 +160,12 @@ def main():
         raise ValueError('pass either --seeds or --interpolate')
     seeds = None if F.interpolate else image_utils.parse_seeds(F.seeds)
     grid_size = None if F.grid_size is None else _parse_grid_size(F.grid_size)
-    print(f'Loading network from "{F.network}"...')
-    Gs = load_network(F.network).Gs
+    fmt = video.video_format(F.gif, F.png_frames) if F.interpolate else None
+    Gs = cli.load_tool_network(load_network, F.network, 'generate').Gs
     if F.interpolate:
         generate_interpolation_video(Gs, F.outdir, grid_size or (1, 1), F.image_zoom, F.duration_sec,
                                      F.smoothing_sec, F.mp4_fps, F.random_seed, F.minibatch_size, F.lod,
-                                     F.class_idx, F.gif)
+                                     F.class_idx, fmt)
     else:
         generate_images(Gs, seeds, F.outdir, F.lod, F.class_idx, F.grid, grid_size)
 

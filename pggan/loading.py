@@ -3,8 +3,9 @@
 Official variables map one to one onto our layers by name (`8x8/Conv0_up/weight` -> layer `8x8.Conv0_up`,
 variable `weight`); every official variable must be used and every one of ours set, with equal shapes.
 """
-from common.pickle_io import (NetworkLoadError, Networks, NetworkState, assign_by_name, is_snapshot_dir,
-                              load_snapshot_networks, read_network_triple)
+from common.pickle_io import (NetworkLoadError, Networks, NetworkState, OtherFamilyError, assign_by_name,
+                              is_snapshot_dir, load_snapshot_networks, read_network_triple)
+from common.run_dir import resolve_network_path
 from pggan.networks import D_paper, G_paper
 
 
@@ -46,13 +47,16 @@ def _from_state(state: NetworkState, expected, where, name):
 
 
 def load_network(path):
-    """Loads ProGAN networks from an official `.pkl` or one of our snapshot directories."""
+    """Loads ProGAN networks from an official `.pkl`, one of our snapshot directories, or a run directory (its
+    newest valid snapshot)."""
+    path = resolve_network_path(path)
     if is_snapshot_dir(path):
         return _load_snapshot(path)
     obj = read_network_triple(path)
     if any(n.state.get('version') != 2 for n in obj):
-        raise NetworkLoadError(f'{path}: network state version {obj[0].state.get("version")}, expected 2 '
-                               f'(ProGAN tfutil.Network; StyleGAN2 pickles load with stylegan2.load_network)')
+        raise OtherFamilyError(f'{path}: network state version {obj[0].state.get("version")}, expected 2 '
+                               f'(ProGAN tfutil.Network; StyleGAN2 pickles load with stylegan2.load_network)',
+                               'stylegan2')
     G = _from_state(obj[0], 'G_paper', path, 'G')
     D = _from_state(obj[1], 'D_paper', path, 'D')
     Gs = _from_state(obj[2], 'G_paper', path, 'Gs')

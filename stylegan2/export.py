@@ -45,8 +45,8 @@ from common.export import output_name, save_savedmodel, serving_function, servin
 from stylegan2.loading import NetworkLoadError, load_network, network_variables
 
 FLAGS = cli.new_flag_values()
-flags.DEFINE_string('network', None, 'Official StyleGAN2 / StyleGAN2-ADA pickle (.pkl or .pkl.xz) or snapshot '
-                    'directory.', flag_values=FLAGS)
+flags.DEFINE_string('network', None, 'Official StyleGAN2 / StyleGAN2-ADA pickle (.pkl or .pkl.xz), snapshot '
+                    'directory, or run directory (its newest valid snapshot).', flag_values=FLAGS)
 flags.DEFINE_string('outdir', None, 'savedmodel: the SavedModel directory to create; pkl, tflite: the directory to '
                     'write the file into (created if missing).', flag_values=FLAGS)
 flags.DEFINE_enum('format', 'savedmodel', ['savedmodel', 'pkl', 'tflite'], 'What to write.', flag_values=FLAGS)
@@ -374,8 +374,7 @@ def main():
         target = os.path.join(F.outdir, F.pkl_name or official_pickle_name(F.network))
     if os.path.lexists(target) and not F.overwrite:  # Before the slow load.
         raise ValueError(f'{target} already exists (pass --overwrite to replace it)')
-    print(f'Loading network from "{F.network}"...')
-    nets = load_network(F.network)
+    nets = cli.load_tool_network(load_network, F.network, 'export')
     Gs = nets.Gs
     if F.format in ('savedmodel', 'tflite'):
         export, kind = (export_savedmodel, 'a SavedModel') if F.format == 'savedmodel' else (export_tflite, 'TFLite')

@@ -15,8 +15,10 @@ import re
 
 import numpy as np
 
-from common.pickle_io import (NetworkLoadError, Networks, NetworkState, PersistentModule, assign_by_name,
-                              is_snapshot_dir, load_snapshot_networks, network_triple, read_network_pickle)
+from common.pickle_io import (NetworkLoadError, Networks, NetworkState, OtherFamilyError, PersistentModule,
+                              assign_by_name, is_snapshot_dir, load_snapshot_networks, network_triple,
+                              read_network_pickle)
+from common.run_dir import resolve_network_path
 from stylegan2.networks import Discriminator
 from stylegan2.generator import Generator
 from stylegan2.networks_progressive import StyleGANDiscriminator
@@ -107,7 +109,7 @@ def official_kwargs(state, kind, where):
     """Our constructor kwargs for an official network state; kind 'G' or 'D'."""
     func = _short(state.build_func_name)
     if func in _OTHER_FAMILIES:
-        raise NetworkLoadError(f'{where}: {_OTHER_FAMILIES[func]}')
+        raise OtherFamilyError(f'{where}: {_OTHER_FAMILIES[func]}', 'pggan')
     if kind == 'G':
         synthesis = state.components.get('synthesis')
         synthesis_func = _short(synthesis.build_func_name) if isinstance(synthesis, NetworkState) else None
@@ -168,8 +170,9 @@ def _from_state(state, kind, where, name):
 
 def load_network(path):
     """Loads StyleGAN2 networks from an official `.pkl` (TF1 StyleGAN2, StyleGAN2-ADA TF or PyTorch, optionally
-    xz-compressed) or from one of our snapshot directories. Raises NetworkLoadError."""
-    path = os.fspath(path)
+    xz-compressed), one of our snapshot directories, or a run directory (its newest valid snapshot).
+    Raises NetworkLoadError."""
+    path = resolve_network_path(os.fspath(path))
     if is_snapshot_dir(path):
         return _load_snapshot(path)
     obj = read_network_pickle(path)

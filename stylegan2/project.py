@@ -1,7 +1,7 @@
 """Projection of an image into the W space of a StyleGAN2 generator: the official projector.
 
   python -m stylegan2.project --network=NET --target=IMG --outdir=DIR [--num_steps=1000] [--seed=303]
-                              [--save_video] [--save_steps] [--vgg16=vgg16_zhang_perceptual.pkl]
+                              [--save_video [--gif]] [--save_steps] [--vgg16=vgg16_zhang_perceptual.pkl]
 
 As `projector.py` of NVlabs/stylegan2-ada-pytorch (and `Projector` of NVlabs/stylegan2, whose TF graph it
 ports): w_avg and w_std from the mapping of 10000 z (RandomState(123)); one w, broadcast to all layers, and
@@ -17,14 +17,16 @@ read from a local copy (--vgg16 or $STYLEGAN2_VGG16; nothing is downloaded). Wit
 runs with a pixel-space MSE instead, and says so on stderr.
 
 Writes into outdir: `target.png` (the resized target), `proj.png` (the projection), `projected_w.npz`
-(`w` [1, num_ws, w_dim], as ada-pytorch), `projected_noise.npz` (the optimized noise maps `noise%d`,
-[1, 1, s, s] like the network's buffers), with --save_video `proj.gif` (target | projection for every
-step, 10 fps, in place of the official proj.mp4) and with --save_steps the same frames as
-`steps/step%04d.png`.
+(`w` [1, num_ws, w_dim], as ada-pytorch; `python -m stylegan2.generate --projected_w=` renders it), and
+`projected_noise.npz` (the optimized noise maps `noise%d`, [1, 1, s, s] like the network's buffers). With
+--save_video, ada-pytorch's `proj.mp4`: target | projection side by side for every step, 10 fps, H.264 at
+16 Mbit/s (needs the `video` extra: pip install -e ".[video]"), or `proj.gif` with --gif; with --save_steps
+the same frames as `steps/step%04d.png`. --network may also be a run directory (its newest valid snapshot);
+ada-pytorch's spellings --num-steps and --save-video (=true, =false) work too.
 
-One departure: ada-pytorch renders proj.png with the network's stored noise, because its project() works
-on a deep copy and the optimized noise is dropped; we render with the optimized noise, as the TF1
-Projector does, since that is the image whose distance was minimized.
+One departure: ada-pytorch renders proj.png and the video frames with the network's stored noise, because
+its project() works on a deep copy and the optimized noise is dropped; we render with the optimized noise,
+as the TF1 Projector does, since that is the image whose distance was minimized.
 """
 import dataclasses
 import os
@@ -38,6 +40,7 @@ from absl import flags
 
 from common import cli
 from common import images as image_utils
+from common import video
 from common.metrics.vgg16 import VGG16_URL, load_vgg16_perceptual
 from stylegan2.loading import NetworkLoadError, load_network
 
@@ -251,8 +254,9 @@ def progress_frames(Gs, projection, target, batch=8):
             yield np.concatenate([target, image], axis=1)
 
 
-def write_outputs(Gs, projection, target, outdir, save_video=False, save_steps=False):
-    """Writes the files listed in the module doc; returns their paths."""
+def write_outputs(Gs, projection, target, outdir, save_video=False, save_steps=False, video_format='mp4'):
+    """Writes the files listed in the module doc (the video as `proj.<video_format>`, mp4 or gif); returns
+    their paths."""
     os.makedirs(outdir, exist_ok=True)
     paths = [os.path.join(outdir, name) for name in ('target.png', 'proj.png', 'projected_w.npz',
                                                      'projected_noise.npz')]
@@ -269,10 +273,8 @@ def write_outputs(Gs, projection, target, outdir, save_video=False, save_steps=F
             paths.append(os.path.join(outdir, 'steps', f'step{step + 1:04d}.png'))
             image_utils.save_png(frame, paths[-1])
     if save_video:
-        frames = [image_utils.to_pil_image(frame) for frame in progress_frames(Gs, projection, target)]
-        paths.append(os.path.join(outdir, 'proj.gif'))
-        image_utils.save_atomic(paths[-1], lambda tmp: frames[0].save(
-            tmp, format='GIF', save_all=True, append_images=frames[1:], duration=100, loop=0), suffix='.gif')
+        frames = (video.video_frame(frame) for frame in progress_frames(Gs, projection, target))
+        paths += video.write_video(frames, outdir, 'proj', 10, video_format)    # ada-pytorch: 10 fps.
     return paths
 
 
@@ -280,17 +282,20 @@ def write_outputs(Gs, projection, target, outdir, save_video=False, save_steps=F
 # Command line.
 
 FLAGS = cli.new_flag_values()
-flags.DEFINE_string('network', None, 'Official StyleGAN2 / StyleGAN2-ADA pickle (.pkl, .pkl.xz) or snapshot directory.',
-                    flag_values=FLAGS)
+flags.DEFINE_string('network', None, 'Official StyleGAN2 / StyleGAN2-ADA pickle (.pkl, .pkl.xz), snapshot directory, '
+                    'or run directory (its newest valid snapshot).', flag_values=FLAGS)
 flags.DEFINE_string('target', None, 'Target image file to project.', flag_values=FLAGS)
 flags.DEFINE_string('outdir', None, 'Where to write the outputs (created if missing).', flag_values=FLAGS)
 flags.DEFINE_integer('num_steps', 1000, 'Number of optimization steps.', lower_bound=1, flag_values=FLAGS)
 flags.DEFINE_integer('seed', 303, 'Seed of the noise initialization and the w noise.', flag_values=FLAGS)
-flags.DEFINE_bool('save_video', False, 'Write proj.gif: target | projection at every step, 10 fps.',
+flags.DEFINE_bool('save_video', False, 'Write proj.mp4: target | projection at every step, 10 fps.',
                   flag_values=FLAGS)
+flags.DEFINE_bool('gif', False, 'With --save_video: write proj.gif instead of proj.mp4.', flag_values=FLAGS)
 flags.DEFINE_bool('save_steps', False, 'Write the same frames as steps/step%04d.png.', flag_values=FLAGS)
 flags.DEFINE_string('vgg16', None, f'vgg16_zhang_perceptual.pkl for the LPIPS distance (default: ${VGG16_ENV}; '
                     f'without either, pixel MSE).', flag_values=FLAGS)
+flags.DEFINE_alias('num-steps', 'num_steps', flag_values=FLAGS)    # ada-pytorch's spellings.
+flags.DEFINE_alias('save-video', 'save_video', flag_values=FLAGS)
 
 
 def main():
@@ -298,12 +303,12 @@ def main():
     if not F.network or not F.target or not F.outdir:
         raise ValueError('--network, --target and --outdir are required (see --help)')
     target_image = read_target(F.target)
+    fmt = video.video_format(gif=F.gif) if F.save_video else None     # Before minutes of optimization.
     distance = make_distance(resolve_vgg16_path(F.vgg16))
-    print(f'Loading networks from "{F.network}"...')
-    Gs = load_network(F.network).Gs
+    Gs = cli.load_tool_network(load_network, F.network, 'project').Gs
     target = prepare_target(target_image, Gs.img_resolution, Gs.img_channels)
     projection = project(Gs, target, distance, ProjectorOptions(num_steps=F.num_steps), seed=F.seed, verbose=True)
-    for path in write_outputs(Gs, projection, target, F.outdir, F.save_video, F.save_steps):
+    for path in write_outputs(Gs, projection, target, F.outdir, F.save_video, F.save_steps, fmt):
         print(f'Wrote {path}')
 
 

@@ -8,7 +8,8 @@ seed and column seed, the row's ws with the layers listed in --styles taken from
 Written, as the official tool writes them: `{seed}-{seed}.png` for every row and column seed (its own image),
 `{row}-{col}.png` for every mix, and `grid.png`: a black top-left cell, the column seeds' images across the top,
 and below it one row per row seed, starting with that seed's own image followed by its mixes.
-Images are uint8 by the ADA rule (see stylegan2.generate).
+Images are uint8 by the ADA rule (see stylegan2.generate). NET may also be a run directory (its newest valid
+snapshot); ada-pytorch's spellings --trunc and --noise-mode work too, and --class as in its generate.py.
 """
 import os
 import sys
@@ -23,8 +24,8 @@ from stylegan2.loading import NetworkLoadError, load_network
 from stylegan2.networks import NOISE_MODES
 
 FLAGS = cli.new_flag_values()
-flags.DEFINE_string('network', None, 'Official StyleGAN2 / StyleGAN2-ADA pickle (.pkl or .pkl.xz) or snapshot '
-                    'directory.', flag_values=FLAGS)
+flags.DEFINE_string('network', None, 'Official StyleGAN2 / StyleGAN2-ADA pickle (.pkl or .pkl.xz), snapshot '
+                    'directory, or run directory (its newest valid snapshot).', flag_values=FLAGS)
 flags.DEFINE_string('outdir', None, 'Where to write the images (created if missing).', flag_values=FLAGS)
 flags.DEFINE_string('rows', None, 'Seeds of the rows, e.g. "85,100,75".', flag_values=FLAGS)
 flags.DEFINE_string('cols', None, 'Seeds of the columns, e.g. "55,821,1789".', flag_values=FLAGS)
@@ -35,6 +36,8 @@ flags.DEFINE_enum('noise_mode', 'const', NOISE_MODES, 'Noise inputs: the stored 
                   flag_values=FLAGS)
 flags.DEFINE_integer('class_idx', None, 'Class of a conditional network (the official tool has none).',
                      flag_values=FLAGS)
+for _alias, _name in (('trunc', 'truncation_psi'), ('noise-mode', 'noise_mode'), ('class', 'class_idx')):
+    flags.DEFINE_alias(_alias, _name, flag_values=FLAGS)  # ada-pytorch's spellings.
 
 
 def check_styles(Gs, styles):
@@ -117,8 +120,7 @@ def main():
     row_seeds = image_utils.parse_range(F.rows, what='rows', minimum=0, maximum=2 ** 32 - 1)
     col_seeds = image_utils.parse_range(F.cols, what='cols', minimum=0, maximum=2 ** 32 - 1)
     styles = image_utils.parse_range(F.styles, what='styles', minimum=0)
-    print(f'Loading network from "{F.network}"...')
-    Gs = load_network(F.network).Gs
+    Gs = cli.load_tool_network(load_network, F.network, 'style_mixing').Gs
     generate_style_mix(Gs, row_seeds, col_seeds, styles, F.outdir, F.truncation_psi, F.noise_mode, F.class_idx)
 
 

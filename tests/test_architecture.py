@@ -7,7 +7,7 @@ import os
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGES = ('common', 'data', 'pggan', 'stylegan2', 'benchmarks')
+PACKAGES = ('common', 'data', 'pggan', 'stylegan2', 'benchmarks', 'flags')
 FAMILIES = ('pggan', 'stylegan2')
 REGISTRY = 'common.families'
 
@@ -21,7 +21,7 @@ def _modules():
                 if f.endswith('.py'):
                     name = os.path.relpath(os.path.join(folder, f), REPO)[:-3].replace(os.sep, '.')
                     out[name[:-len('.__init__')] if name.endswith('.__init__') else name] = os.path.join(folder, f)
-    for f in ('train', 'flags'):
+    for f in ('train',):
         out[f] = os.path.join(REPO, f + '.py')
     return out
 

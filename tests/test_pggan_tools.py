@@ -234,7 +234,8 @@ def test_interpolation_gif_has_one_frame_per_time_step(tmp_path):
 
 def test_interpolation_frames_are_Gs_of_the_official_smoothed_latents(tmp_path, Gs_A):
     assert generate.run(['generate', f'--network={CONFIG_A}', '--interpolate', '--duration_sec=0.5', '--mp4_fps=8',
-                         '--smoothing_sec=0.5', '--grid_size=1x2', '--random_seed=3', f'--outdir={tmp_path}']) == 0
+                         '--smoothing_sec=0.5', '--grid_size=1x2', '--random_seed=3', '--png_frames',
+                         f'--outdir={tmp_path}']) == 0
     assert sorted(os.listdir(tmp_path)) == [f'lerp{i:06d}.png' for i in range(4)]
     latents = official_interpolation_latents(4, 2, 32, 0.5 * 8, random_seed=3)
     for i in range(4):

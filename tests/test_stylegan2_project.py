@@ -208,7 +208,7 @@ def cli_without_vgg16(tmp_path_factory, target_png):
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv(P.VGG16_ENV, raising=False)
         rc, out, err = _run_cli([f'--network={NETWORK}', f'--target={target_png}', f'--outdir={outdir}',
-                                 '--num_steps=12', '--save_video', '--save_steps'])
+                                 '--num_steps=12', '--save_video', '--gif', '--save_steps'])
     return rc, out, err, str(outdir)
 
 
