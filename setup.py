@@ -6,7 +6,7 @@ setup(
     version='0.1.0',
     description='TensorFlow 2 / Keras port of NVIDIA Progressive GAN and StyleGAN2',
     python_requires='>=3.10',
-    packages=['common', 'common.metrics', 'data', 'flags', 'pggan', 'stylegan2', 'benchmarks'],
+    packages=['common', 'common.util', 'common.ops', 'common.training', 'common.metrics', 'data', 'flags', 'pggan', 'stylegan2', 'benchmarks'],
     py_modules=['train'],
     package_data={'data': ['embedded/*.gz', 'embedded/LICENSE*']},
     include_package_data=True,

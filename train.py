@@ -18,7 +18,7 @@ import sys
 from absl import app
 
 import flags as train_flags
-from common import cli  # Before TensorFlow: importing common sets its C++ log level (common/cli.py).
+from common.util import cli  # Before TensorFlow: importing common sets its C++ log level (common/util/cli.py).
 from flags import F, PRESETS
 
 EMBEDDED_DATA = os.path.join('datasets', 'fashion-mnist-32')
@@ -68,8 +68,8 @@ def _network_overrides(G_kwargs, D_kwargs):
 
 def build_options():
     """Preset, then command-line flags -> the run's TrainingOptions."""
-    from common.options import TrainingOptions
-    from common.schedule import ScheduleOptions, SG2ScheduleOptions
+    from common.training.options import TrainingOptions
+    from common.training.schedule import ScheduleOptions, SG2ScheduleOptions
     if F.model == 'stylegan2':
         presets, default = train_flags.SG2_PRESETS, 'config-f'
     else:
@@ -137,15 +137,15 @@ def main(argv):
     from absl import logging
     if not F['verbosity'].present:  # TensorFlow's Python INFO lines (strategy, checkpoint sharding) are noise here.
         logging.set_verbosity(logging.WARNING)
-    from common.options import OptionsError
-    from common.training_loop import NothingToTrain, TrainingError, training_loop
+    from common.training.options import OptionsError
+    from common.training.loop import NothingToTrain, TrainingError, training_loop
     from data.tfrecord_io import DatasetError
     try:
         opts, network_flags = build_options()
         if F.worker_hosts:
-            from common.distribute import configure_cluster
+            from common.training.distribute import configure_cluster
             configure_cluster(F.worker_hosts, F.task_index)
-        from common.distribute import make_strategy
+        from common.training.distribute import make_strategy
         make_strategy(opts.num_gpus, opts.tpu)  # First: a multi-worker strategy must exist before TensorFlow runs anything.
         if F.data is None:
             ensure_embedded_dataset(opts.data)
@@ -153,7 +153,7 @@ def main(argv):
             from data.prepare import resolve_dataset
             opts = dataclasses.replace(opts, data=resolve_dataset(opts.data))
         if F.tensorboard:
-            from common.tensorboard import start_tensorboard
+            from common.training.tensorboard import start_tensorboard
             start_tensorboard(opts.run_dir or opts.result_dir)
         try:
             run_dir = training_loop(opts, resume_command=resume_command(sys.argv), network_flags=network_flags)
@@ -161,7 +161,7 @@ def main(argv):
             print(e)
             return
         if opts.swd_images:
-            from common.evaluation import report_swd
+            from common.training.evaluation import report_swd
             report_swd(run_dir, opts)
     except (ValueError, OptionsError, DatasetError, TrainingError, OSError) as e:
         print(f'error: {" ".join(str(e).split())}', file=sys.stderr)

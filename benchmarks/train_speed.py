@@ -27,7 +27,7 @@ import numpy as np  # noqa: E402
 from absl import app, flags  # noqa: E402
 
 import flags as train_flags  # noqa: E402
-from common.flops import graph_flops, matmul_peak_gflops  # noqa: E402  (train.py's flags: --model, --config, --xla, --minibatch_gpu are reused)
+from common.util.flops import graph_flops, matmul_peak_gflops  # noqa: E402  (train.py's flags: --model, --config, --xla, --minibatch_gpu are reused)
 
 # --config: pggan default|res128; stylegan2 a preset of flags.SG2_PRESETS (default config-e).
 # --xla: default on for pggan, off for stylegan2. --minibatch_gpu: default the whole minibatch (as peer_ada).
@@ -52,9 +52,9 @@ def main(_):
     if FLAGS.model == 'stylegan2':
         return stylegan2_speed()
     import tensorflow as tf
-    from common.options import TrainingOptions
-    from common.distribute import make_strategy
-    from common.phases import CompiledPhases
+    from common.training.options import TrainingOptions
+    from common.training.distribute import make_strategy
+    from common.training.phases import CompiledPhases
     from pggan import training
 
     cfg = CONFIGS[FLAGS.config or 'default']
@@ -108,10 +108,10 @@ def _synthetic_dataset(tmp, resolution, channels, count):
 
 def stylegan2_speed():
     import tensorflow as tf
-    from common.options import TrainingOptions
-    from common.schedule import SG2ScheduleOptions
-    from common.distribute import make_strategy
-    from common.phases import CompiledPhases
+    from common.training.options import TrainingOptions
+    from common.training.schedule import SG2ScheduleOptions
+    from common.training.distribute import make_strategy
+    from common.training.phases import CompiledPhases
     from stylegan2 import training
 
     config = FLAGS.config or 'config-e'

@@ -2,6 +2,6 @@
 
 Every tool and train.py import this package before TensorFlow: its C++ log level is set here, once.
 """
-from common.cli import quiet_tensorflow_logs
+from common.util.cli import quiet_tensorflow_logs
 
 quiet_tensorflow_logs()

@@ -1,7 +1,7 @@
 """Writing a generator's inference functions for serving: as a TensorFlow SavedModel, and as a TFLite flatbuffer
 with the same signatures.
 
-The functions are traced with the plain forward forms of our convolutions (common.conv.inference_ops), so the
+The functions are traced with the plain forward forms of our convolutions (common.ops.conv.inference_ops), so the
 SavedModel holds no custom gradients and loads without a warning per function (`unsaved custom gradients`;
 SaveOptions(experimental_custom_gradients=False) alone leaves one for each function that uses them).
 """
@@ -12,12 +12,12 @@ import tempfile
 import keras
 import tensorflow as tf
 
-from common import conv
-from common.files import replace_dir_atomically, save_atomic
+from common.ops import conv
+from common.util.files import replace_dir_atomically, save_atomic
 
 
 def serving_function(fn, input_signature):
-    """tf.function(fn, input_signature), tracing fn with common.conv.inference_ops."""
+    """tf.function(fn, input_signature), tracing fn with common.ops.conv.inference_ops."""
     def traced(*args):
         with conv.inference_ops():
             return fn(*args)

@@ -7,9 +7,9 @@ Each family is a module (`pggan/family.py`, `stylegan2/family.py`) with the same
     HAS_MAPPING                 whether Gs has a mapping network (PPL in W, truncation)
     MIXED_PRECISION             whether --num_fp16_res applies
     SCHEDULE_OPTIONS            the dataclass of its `sched` options
-    network_kwargs(opts, dataset), build(opts, dataset, strategy) -> common.phases.TrainingParts
+    network_kwargs(opts, dataset), build(opts, dataset, strategy) -> common.training.phases.TrainingParts
     load_network(path) -> Networks (G, D, Gs)
-    sampler(Gs) -> common.sampler.Sampler
+    sampler(Gs) -> common.util.sampler.Sampler
     validate(opts)              its own checks of a run's options (OptionsError naming the flag)
 
 The engine and the metrics use only these; nothing else below train.py compares a model name.
@@ -22,7 +22,7 @@ _NAMES = ('pggan', 'stylegan2')
 @functools.lru_cache(maxsize=None)
 def _modules():
     # Imported on first use, not with this module: the options and the engine import the registry, and the
-    # families import parts of the engine (common/phases.py), never the other way round.
+    # families import parts of the engine (common/training/phases.py), never the other way round.
     from pggan import family as pggan
     from stylegan2 import family as stylegan2
     return {'pggan': pggan, 'stylegan2': stylegan2}
@@ -47,8 +47,8 @@ def load_any_network(path):
     """(family module, Networks) for our snapshot directory (its recorded family) or an official pickle of any
     family: each family's reader is tried in turn; where all refuse, the one-line error of the reader that
     did not send the file to another family is raised."""
-    from common.pickle_io import NetworkLoadError, is_snapshot_dir
-    from common.snapshot import read_snapshot_meta
+    from common.util.pickle_io import NetworkLoadError, is_snapshot_dir
+    from common.util.snapshot import read_snapshot_meta
     if is_snapshot_dir(path):
         model = read_snapshot_meta(path).get('model')
         if model not in _NAMES:

@@ -41,7 +41,7 @@ import numpy as np  # noqa: E402
 import PIL.Image  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from common.files import save_atomic  # noqa: E402
+from common.util.files import save_atomic  # noqa: E402
 from data import sources  # noqa: E402
 from data.tfrecord_io import DatasetError, DatasetInfo, commit_temp_dir, decode_example, make_temp_dir  # noqa: E402
 from data.writer import write_dataset  # noqa: E402  (also the tool's API: tests and train.py import it from here)

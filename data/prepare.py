@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 
-from common.files import temp_dir_beside
+from common.util.files import temp_dir_beside
 from data import sources
 from data.tfrecord_io import DatasetError
 from data.writer import write_dataset

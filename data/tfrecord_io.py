@@ -16,7 +16,7 @@ import struct
 
 import numpy as np
 
-from common.files import commit_dir, temp_dir_beside
+from common.util.files import commit_dir, temp_dir_beside
 
 
 class DatasetError(Exception):

@@ -1,4 +1,4 @@
-"""Metrics and monitoring (common/metrics, common/tensorboard.py)."""
+"""Metrics and monitoring (common/metrics, common/training/tensorboard.py)."""
 from absl import flags
 
 flags.DEFINE_list('metrics', None, 'Metrics at each network snapshot (or none): fid50k_full, kid50k_full, '

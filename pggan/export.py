@@ -24,7 +24,7 @@ import sys
 import tensorflow as tf
 from absl import flags
 
-from common import cli
+from common.util import cli
 from common.export import output_name, save_savedmodel, serving_function, serving_module, write_tflite
 from pggan.generate import check_lod
 from pggan.loading import NetworkLoadError, load_network

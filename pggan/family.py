@@ -1,7 +1,7 @@
 """Progressive GAN's side of the family interface (see common/families.py)."""
-from common.images import to_uint8_progan
-from common.sampler import Sampler
-from common.schedule import ScheduleOptions
+from common.util.images import to_uint8_progan
+from common.util.sampler import Sampler
+from common.training.schedule import ScheduleOptions
 from pggan.loading import load_network  # noqa: F401 (interface)
 from pggan.training import build, network_kwargs  # noqa: F401 (interface)
 

@@ -21,9 +21,9 @@ import numpy as np
 from absl import flags
 from tqdm import tqdm
 
-from common import cli
-from common import images as image_utils
-from common import video
+from common.util import cli
+from common.util import images as image_utils
+from common.util import video
 from pggan.loading import NetworkLoadError, load_network
 
 FLAGS = cli.new_flag_values()
@@ -128,7 +128,7 @@ def interpolation_frames(Gs, all_latents, labels, grid_size=(1, 1), image_zoom=1
 def generate_interpolation_video(Gs, outdir, grid_size=(1, 1), image_zoom=1, duration_sec=60.0, smoothing_sec=1.0,
                                  mp4_fps=30, random_seed=1000, minibatch_size=8, lod=None, class_idx=None, fmt='mp4'):
     """Writes the official random-interpolation sequence into outdir as `lerp.mp4`, `lerp.gif` or `lerp%06d.png`
-    (fmt 'mp4', 'gif' or 'png'; see common/video.py), playing at mp4_fps; returns the paths written."""
+    (fmt 'mp4', 'gif' or 'png'; see common/util/video.py), playing at mp4_fps; returns the paths written."""
     check_lod(Gs, lod)
     num_frames = video.frame_count(duration_sec, mp4_fps, image_zoom, minibatch_size)
     grid_w, grid_h = grid_size

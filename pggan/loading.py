@@ -3,9 +3,9 @@
 Official variables map one to one onto our layers by name (`8x8/Conv0_up/weight` -> layer `8x8.Conv0_up`,
 variable `weight`); every official variable must be used and every one of ours set, with equal shapes.
 """
-from common.pickle_io import (NetworkLoadError, Networks, NetworkState, OtherFamilyError, assign_by_name,
+from common.util.pickle_io import (NetworkLoadError, Networks, NetworkState, OtherFamilyError, assign_by_name,
                               is_snapshot_dir, load_snapshot_networks, read_network_triple)
-from common.run_dir import resolve_network_path
+from common.training.run_dir import resolve_network_path
 from pggan.networks import D_paper, G_paper
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from common.layers import (EqualizedConv2D, EqualizedDense, MinibatchStddev, PixelNorm, downscale2d, leaky_relu,
+from common.ops.layers import (EqualizedConv2D, EqualizedDense, MinibatchStddev, PixelNorm, downscale2d, leaky_relu,
                            lerp, lerp_clip, upscale2d)
 
 

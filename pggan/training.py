@@ -1,15 +1,15 @@
 """What training needs that is ProGAN's own: networks, optimizers, losses as phases, reals processing.
 
-The shared loop (`common/training_loop.py`, through `pggan/family.py`) calls `build()` once and then runs the phases: D (each run
+The shared loop (`common/training/loop.py`, through `pggan/family.py`) calls `build()` once and then runs the phases: D (each run
 followed by the Gs moving-average update, as the official code runs them together), then G.
 """
 import keras
 import numpy as np
 import tensorflow as tf
 
-from common.layers import process_reals
-from common.schedule import training_schedule
-from common.phases import Phase, TrainingParts
+from common.ops.layers import process_reals
+from common.training.schedule import training_schedule
+from common.training.phases import Phase, TrainingParts
 from pggan import loss as losses
 from pggan.loading import build_networks
 

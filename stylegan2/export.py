@@ -39,8 +39,8 @@ import numpy as np
 import tensorflow as tf
 from absl import flags
 
-from common import cli
-from common import images as image_utils
+from common.util import cli
+from common.util import images as image_utils
 from common.export import output_name, save_savedmodel, serving_function, serving_module, write_tflite
 from stylegan2.loading import NetworkLoadError, load_network, network_variables
 

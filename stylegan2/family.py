@@ -1,9 +1,9 @@
 """StyleGAN2's (and StyleGAN's) side of the family interface (see common/families.py)."""
 import tensorflow as tf
 
-from common.images import to_uint8_ada
-from common.sampler import Sampler
-from common.schedule import SG2ScheduleOptions
+from common.util.images import to_uint8_ada
+from common.util.sampler import Sampler
+from common.training.schedule import SG2ScheduleOptions
 from stylegan2.loading import load_network  # noqa: F401 (interface)
 from stylegan2.training import build, network_kwargs  # noqa: F401 (interface)
 

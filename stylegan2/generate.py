@@ -29,9 +29,9 @@ import numpy as np
 from absl import flags
 from tqdm import tqdm
 
-from common import cli
-from common import images as image_utils
-from common import video
+from common.util import cli
+from common.util import images as image_utils
+from common.util import video
 from stylegan2.loading import NetworkLoadError, load_network
 from stylegan2.networks import NOISE_MODES
 
@@ -47,7 +47,7 @@ flags.DEFINE_integer('class_idx', None, 'Class of a conditional network.', flag_
 flags.DEFINE_float('lod', None, 'Level of detail of a growing network (configs a-d) to render at (default: its own '
                    'lod); images stay full size, as ProGAN\'s.', flag_values=FLAGS)
 
-# Projected ws and interpolation videos (the video flags are pggan.generate's, from common/video.py).
+# Projected ws and interpolation videos (the video flags are pggan.generate's, from common/util/video.py).
 flags.DEFINE_string('projected_w', None, 'Render the ws of this .npz (key w, [N, num_ws, w_dim]; stylegan2.project '
                     'writes projected_w.npz) as proj%02d.png, instead of seeds.', flag_values=FLAGS)
 flags.DEFINE_bool('interpolate', False, 'Write a video walking through the seeds\' ws, back to the first, instead of '

@@ -3,7 +3,7 @@ configs e/f (`stylegan2/networks.py`) or of the growing configs b-d (`stylegan2/
 A module of its own because it needs both synthesis networks, and the progressive one builds on networks.py."""
 import tensorflow as tf
 
-from common.resample import DEFAULT_KERNEL
+from common.ops.resample import DEFAULT_KERNEL
 from stylegan2.networks import SYNTHESIS_FUNCS, Mapping, Synthesis, _check_choice, _ScopedModel
 from stylegan2.networks_progressive import RevisedSynthesis
 

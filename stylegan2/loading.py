@@ -15,10 +15,10 @@ import re
 
 import numpy as np
 
-from common.pickle_io import (NetworkLoadError, Networks, NetworkState, OtherFamilyError, PersistentModule,
+from common.util.pickle_io import (NetworkLoadError, Networks, NetworkState, OtherFamilyError, PersistentModule,
                               assign_by_name, is_snapshot_dir, load_snapshot_networks, network_triple,
                               read_network_pickle)
-from common.run_dir import resolve_network_path
+from common.training.run_dir import resolve_network_path
 from stylegan2.networks import Discriminator
 from stylegan2.generator import Generator
 from stylegan2.networks_progressive import StyleGANDiscriminator
@@ -385,7 +385,7 @@ _ADA_PYTORCH_NETWORKS = {  # Snapshot key -> (our name, kind, ada-pytorch class,
 
 
 def load_ada_pytorch(data, path):
-    """Networks from an unpickled ada-pytorch snapshot dict (common.pickle_io: PersistentModule values). Its
+    """Networks from an unpickled ada-pytorch snapshot dict (common.util.pickle_io: PersistentModule values). Its
     other keys (e.g. 'progress') are ignored."""
     bad = [key for key, (_, _, cls, _) in _ADA_PYTORCH_NETWORKS.items()
            if not (isinstance(data.get(key), PersistentModule) and data[key].class_name == cls)]

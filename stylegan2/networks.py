@@ -19,10 +19,10 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from common.conv import conv2d
-from common.layers import EqualizedConv2D, EqualizedDense, MinibatchStddev, leaky_relu
-from common.mixed_precision import block_dtype, check_precision
-from common.resample import DEFAULT_KERNEL, conv_downsample_2d, downsample_2d, upsample_2d, upsample_conv_2d
+from common.ops.conv import conv2d
+from common.ops.layers import EqualizedConv2D, EqualizedDense, MinibatchStddev, leaky_relu
+from common.ops.mixed_precision import block_dtype, check_precision
+from common.ops.resample import DEFAULT_KERNEL, conv_downsample_2d, downsample_2d, upsample_2d, upsample_conv_2d
 
 # The official fused_bias_act activations with their default gains: ReLU-like ones are scaled by sqrt(2)
 # so that, with gain-1 equalized weights, activations keep unit variance.

@@ -15,8 +15,8 @@ Resampling between levels is nearest-neighbour / box, as the official `naive_ups
 """
 import tensorflow as tf
 
-from common.layers import MinibatchStddev, downscale2d, lerp, lerp_clip, upscale2d
-from common.resample import DEFAULT_KERNEL
+from common.ops.layers import MinibatchStddev, downscale2d, lerp, lerp_clip, upscale2d
+from common.ops.resample import DEFAULT_KERNEL
 from stylegan2.networks import (ACTIVATIONS, NOISE_MODES, ConstantInput, Conv2DLayer, DenseLayer, ModulatedConv2D,
                                 Synthesis, _check_choice, _nf, _ScopedModel, add_noise_buffers, resolution_log2)
 

@@ -5,7 +5,7 @@ Same arguments, defaults, variable names and outputs, NHWC inside; progressive g
 
 Where StyleGAN differs from StyleGAN2 (both as official):
   - the activation gain sqrt(2) lives in the equalized-LR weights, not after the activation, so biases
-    are not scaled by it (`EqualizedDense` / `EqualizedConv2D` of common/layers.py, as ProGAN);
+    are not scaled by it (`EqualizedDense` / `EqualizedConv2D` of common/ops/layers.py, as ProGAN);
   - each synthesis layer ends with the "epilogue": per-channel noise (`Noise/weight`), bias, activation,
     instance normalization, then AdaIN (`StyleMod`: x * (1 + ys) + yb from a dense layer on w);
   - upsampling is nearest (or ProGAN's fused transposed convolution from 128x128 up, `fused_scale='auto'`)
@@ -16,8 +16,8 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from common.conv import conv2d, conv2d_transpose
-from common.layers import (EqualizedConv2D, EqualizedDense, MinibatchStddev, _fused_kernel, downscale2d,
+from common.ops.conv import conv2d, conv2d_transpose
+from common.ops.layers import (EqualizedConv2D, EqualizedDense, MinibatchStddev, _fused_kernel, downscale2d,
                            leaky_relu, upscale2d)
 from stylegan2.networks import (NOISE_MODES, Mapping, Synthesis, _check_choice, _ScopedModel, add_noise_buffers,
                                 resolution_log2)

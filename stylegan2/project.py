@@ -38,9 +38,9 @@ import PIL.Image
 import tensorflow as tf
 from absl import flags
 
-from common import cli
-from common import images as image_utils
-from common import video
+from common.util import cli
+from common.util import images as image_utils
+from common.util import video
 from common.metrics.vgg16 import VGG16_URL, load_vgg16_perceptual
 from stylegan2.loading import NetworkLoadError, load_network
 

@@ -17,8 +17,8 @@ import sys
 import numpy as np
 from absl import flags
 
-from common import cli
-from common import images as image_utils
+from common.util import cli
+from common.util import images as image_utils
 from stylegan2.generate import make_labels
 from stylegan2.loading import NetworkLoadError, load_network
 from stylegan2.networks import NOISE_MODES

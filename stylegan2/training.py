@@ -17,11 +17,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common.layers import process_reals
-from common.mixed_precision import LossScale
-from common.cli import OptionsError
-from common.schedule import training_schedule
-from common.phases import Phase, TrainingParts
+from common.ops.layers import process_reals
+from common.ops.mixed_precision import LossScale
+from common.util.cli import OptionsError
+from common.training.schedule import training_schedule
+from common.training.phases import Phase, TrainingParts
 from stylegan2 import loss as losses
 from stylegan2.loading import build_networks
 

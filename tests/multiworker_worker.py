@@ -10,15 +10,15 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from common.distribute import make_strategy  # noqa: E402
+from common.training.distribute import make_strategy  # noqa: E402
 
 if __name__ == '__main__':
-    from common.options import TrainingOptions
+    from common.training.options import TrainingOptions
     options = TrainingOptions.from_json(json.loads(sys.argv[1]))
     make_strategy(options.num_gpus)  # Before any other TensorFlow work: collectives are set up at start-up.
     import numpy as np
     import pggan.family
-    from common.training_loop import training_loop
+    from common.training.loop import training_loop
     built = []
     build = pggan.family.build
     pggan.family.build = lambda *args: built.append(build(*args)) or built[-1]

@@ -12,7 +12,7 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from common.pickle_io import NetworkLoadError, load_official_pickle
+from common.util.pickle_io import NetworkLoadError, load_official_pickle
 from stylegan2 import export, generate
 from stylegan2.loading import load_ada_pytorch, load_network
 

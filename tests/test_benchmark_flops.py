@@ -2,7 +2,7 @@
 backward, looks inside nested functions (as XLA-compiled gradients are) and counts a cond's costlier branch."""
 import tensorflow as tf
 
-from common.flops import graph_flops
+from common.util.flops import graph_flops
 
 
 def test_flops_of_matmul_and_conv_forward_and_backward_are_analytic():

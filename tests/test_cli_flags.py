@@ -16,10 +16,10 @@ import tensorflow as tf
 from absl import flags
 from absl.testing import flagsaver
 
-from common import cli
+from common.util import cli
 from common.metrics import __main__ as metrics_cli
-from common.run_dir import resolve_network_path
-from common.snapshot import save_snapshot
+from common.training.run_dir import resolve_network_path
+from common.util.snapshot import save_snapshot
 from pggan import export as pggan_export, generate as pggan_generate
 from stylegan2 import export as sg2_export, generate as sg2_generate, project, style_mixing
 from stylegan2.loading import build_networks as sg2_build_networks

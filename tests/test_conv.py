@@ -1,10 +1,10 @@
-"""common.conv: convolutions whose gradients run as forward convolutions equal tf.nn's convolutions in value,
+"""common.ops.conv: convolutions whose gradients run as forward convolutions equal tf.nn's convolutions in value,
 gradient and second-order gradient (the R1 and path-length double backward), in and out of XLA."""
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from common.conv import conv2d, conv2d_transpose
+from common.ops.conv import conv2d, conv2d_transpose
 
 
 def _first_and_second_order(f, x, w):

@@ -18,7 +18,7 @@ import tensorflow as tf
 
 import pggan
 import stylegan2
-from common.pickle_io import NetworkLoadError
+from common.util.pickle_io import NetworkLoadError
 from data import dataset_tool
 from data.dataset import Dataset
 from data.tfrecord_io import DatasetError, DatasetInfo, encode_example
@@ -233,7 +233,7 @@ def _train_main(argv, capsys, stdout=False):
 
 
 def _fake_snapshot(path, model, kwargs):
-    from common.snapshot import save_snapshot
+    from common.util.snapshot import save_snapshot
     return save_snapshot(path, model, kwargs, {}, state={'train_state': {'cur_nimg': 1000}})
 
 

@@ -12,8 +12,8 @@ import tensorflow as tf
 from common.metrics import __main__ as cli_main
 from common.metrics import metric_main, metric_utils
 from common.metrics.detectors import FeatureNetworks, RANDOM_LABEL
-from common.options import TrainingOptions
-from common.snapshot import save_snapshot
+from common.training.options import TrainingOptions
+from common.util.snapshot import save_snapshot
 from data import sources
 from data.writer import write_dataset
 from pggan import family as pggan_family
@@ -87,7 +87,7 @@ def test_cli_refuses_a_dataset_of_another_resolution_or_channel_count(run_dir, t
 
 def test_final_swd_of_a_run_is_appended_to_metric_swd_jsonl(run_dir, tmp_path):
     import shutil
-    from common.evaluation import report_swd
+    from common.training.evaluation import report_swd
     run, data, _ = run_dir
     copy = str(tmp_path / 'run')
     shutil.copytree(run, copy)
@@ -135,7 +135,7 @@ def test_ppl_and_msssim_run_end_to_end_on_the_generator(run_dir, tmp_path):
 
 
 def test_snapshot_metrics_hook_writes_jsonl_and_tensorboard_scalars(run_dir, tmp_path):
-    from common.evaluation import snapshot_metrics
+    from common.training.evaluation import snapshot_metrics
     run, data, Gs = run_dir
     opts = TrainingOptions(data=data, metrics=['swd1k'], metric_kwargs=dict(num_images=16, cache_dir=str(tmp_path)))
     parts = types.SimpleNamespace(nets={'Gs': Gs})

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common.mixed_precision import block_dtype
-from common.options import OptionsError, TrainingOptions
-from common.schedule import SG2ScheduleOptions
-from common.distribute import make_strategy
-from common.phases import CompiledPhases
+from common.ops.mixed_precision import block_dtype
+from common.training.options import OptionsError, TrainingOptions
+from common.training.schedule import SG2ScheduleOptions
+from common.training.distribute import make_strategy
+from common.training.phases import CompiledPhases
 from data.dataset import Dataset
 from stylegan2.networks import Discriminator
 from stylegan2.generator import Generator

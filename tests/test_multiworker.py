@@ -10,8 +10,8 @@ import sys
 import numpy as np
 
 from equivalence import assert_same_weights
-from common.options import TrainingOptions
-from common.schedule import ScheduleOptions
+from common.training.options import TrainingOptions
+from common.training.schedule import ScheduleOptions
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,7 +51,7 @@ def test_two_workers_stay_identical_equal_one_process_and_only_the_chief_writes(
 
     # Meanwhile, the same run in this process: one replica, the same global batch.
     import pggan.family
-    from common.training_loop import training_loop
+    from common.training.loop import training_loop
     built = []
     build = pggan.family.build
     monkeypatch.setattr(pggan.family, 'build', lambda *args: built.append(build(*args)) or built[-1])

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-import common.training_loop as loop
-from common.options import TrainingOptions
-from common.run_dir import newest_valid_snapshot
-from common.schedule import ScheduleOptions
-from common.snapshot import read_snapshot_state
+import common.training.loop as loop
+from common.training.options import TrainingOptions
+from common.training.run_dir import newest_valid_snapshot
+from common.training.schedule import ScheduleOptions
+from common.util.snapshot import read_snapshot_state
 from data.tfrecord_io import DatasetError, DatasetInfo
 from pggan import load_network
 

@@ -1,4 +1,4 @@
-"""The ProGAN tools: uint8 conversion, grids, PNG writing and seed parsing (common/images.py), image and
+"""The ProGAN tools: uint8 conversion, grids, PNG writing and seed parsing (common/util/images.py), image and
 interpolation generation (pggan/generate.py) and the SavedModel export (pggan/export.py).
 
 The tools run in-process through their `run(argv)` (TensorFlow's import is slow); one test runs a real
@@ -14,7 +14,7 @@ import PIL.Image
 import pytest
 import tensorflow as tf
 
-from common import images as image_utils
+from common.util import images as image_utils
 from pggan import export, generate, load_network
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'data', 'pggan')

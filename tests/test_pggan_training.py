@@ -10,11 +10,11 @@ import pytest
 import tensorflow as tf
 
 from equivalence import assert_same_weights
-from common.options import OptionsError, TrainingOptions
-from common.schedule import ScheduleOptions, training_schedule
-from common.distribute import make_strategy
-from common.phases import CompiledPhases
-from common.training_loop import NothingToTrain, training_loop
+from common.training.options import OptionsError, TrainingOptions
+from common.training.schedule import ScheduleOptions, training_schedule
+from common.training.distribute import make_strategy
+from common.training.phases import CompiledPhases
+from common.training.loop import NothingToTrain, training_loop
 from data import sources
 from data.dataset import Dataset
 from data.dataset_tool import write_dataset
@@ -172,7 +172,7 @@ def test_options_refuse_bad_values_naming_the_flag(tiny_dataset):
 def test_progress_bar_stops_at_the_total_of_runs_under_one_kimg(recwarn):
     """ProGAN's last minibatch group may overshoot --total_kimg: the bar shows the total, 100%, no negative
     remaining time and no TqdmWarning; totals under 1 kimg are not printed as 0."""
-    from common.training_loop import _kimg_bar
+    from common.training.loop import _kimg_bar
     bar = _kimg_bar(400, 500)
     assert '0.4/0.5 kimg' in str(bar)
     bar.update(min(640, 500) - bar.n)  # As the loop does after a group that ends at 640 images.

@@ -18,8 +18,8 @@ import PIL.Image
 import pytest
 
 from equivalence import assert_same_weights
-from common.run_dir import list_snapshots
-from common.snapshot import SnapshotError, read_snapshot_state, verify_snapshot
+from common.training.run_dir import list_snapshots
+from common.util.snapshot import SnapshotError, read_snapshot_state, verify_snapshot
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ['--fmap_base=16', '--fmap_max=8', '--latent_size=8', '--minibatch_base=32', '--minibatch_dict=',
@@ -137,8 +137,8 @@ def test_sigkill_at_random_moments_then_sigterm_continue_exactly_and_corrupt_not
 
 
 def test_resume_latest_without_a_snapshot_and_reusing_a_run_dir_are_refused(tiny_dataset_8px, tmp_path):
-    from common.options import OptionsError, TrainingOptions
-    from common.training_loop import training_loop
+    from common.training.options import OptionsError, TrainingOptions
+    from common.training.loop import training_loop
     opts = TrainingOptions(data=tiny_dataset_8px, result_dir=str(tmp_path), desc='nothing', resume='latest')
     with pytest.raises(FileNotFoundError, match=r'--resume=latest: no complete snapshot in any run directory '
                                                 r'.*<number>-nothing \(--desc=nothing\)'):
@@ -152,7 +152,7 @@ def test_resume_latest_without_a_snapshot_and_reusing_a_run_dir_are_refused(tiny
 
 def test_second_ctrl_c_stops_at_once_with_one_line(capsys):
     import signal
-    from common.preemption import StopSignals
+    from common.training.preemption import StopSignals
     with StopSignals() as stop:
         stop._handle(signal.SIGINT, None)
         with pytest.raises(SystemExit) as exit_:

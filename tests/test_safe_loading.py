@@ -12,7 +12,7 @@ import pytest
 
 import pggan
 import stylegan2
-from common.pickle_io import NetworkLoadError, NetworkState, SafeUnpickler
+from common.util.pickle_io import NetworkLoadError, NetworkState, SafeUnpickler
 
 DATA = os.path.join(os.path.dirname(__file__), 'data')
 

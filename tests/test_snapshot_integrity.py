@@ -7,11 +7,11 @@ import stat
 import numpy as np
 import pytest
 
-from common.files import save_atomic
-from common.run_dir import (list_snapshots, locate_snapshot, newest_valid_snapshot, prune_snapshots,
+from common.util.files import save_atomic
+from common.training.run_dir import (list_snapshots, locate_snapshot, newest_valid_snapshot, prune_snapshots,
                             remove_stale_temporaries, update_best)
-from common.snapshot import KEEP_MARKER, MANIFEST, SnapshotError, save_snapshot, verify_snapshot
-from common.pickle_io import NetworkLoadError
+from common.util.snapshot import KEEP_MARKER, MANIFEST, SnapshotError, save_snapshot, verify_snapshot
+from common.util.pickle_io import NetworkLoadError
 from pggan import load_network
 from pggan.loading import build_networks
 
@@ -121,7 +121,7 @@ def test_leftovers_of_a_killed_writer_are_removed_and_files_get_normal_modes(net
 def test_snapshot_names_are_unique_and_sort_by_images_shown(networks, tmp_path):
     """Official names at whole kimg, the images shown below that, `_N` for a second snapshot at the same count
     (after a rollback): none replaces another, and list_snapshots orders them as they were written."""
-    from common.run_dir import unused_path
+    from common.training.run_dir import unused_path
     run = str(tmp_path)
     written = []
     for nimg in (512, 1000, 1000, 1500, 12000):

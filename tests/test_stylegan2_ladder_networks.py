@@ -11,7 +11,7 @@ from stylegan2 import load_network
 from stylegan2.generate import generate_images
 from stylegan2.networks_stylegan import StyleGenerator
 from stylegan2.style_mixing import generate_style_mix, seed_ws
-from common import images as image_utils
+from common.util import images as image_utils
 
 DATA = os.path.join(os.path.dirname(__file__), 'data', 'stylegan2_ladder')
 FIXTURES = ['v1', 'v1_fused', 'revised']  # G_style + D_basic (fused_scale auto / True); G_main revised + D_stylegan.

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 import flags as train_flags
-from common.options import OptionsError, TrainingOptions
-from common.schedule import SG2ScheduleOptions
-from common.training_loop import training_loop
+from common.training.options import OptionsError, TrainingOptions
+from common.training.schedule import SG2ScheduleOptions
+from common.training.loop import training_loop
 from stylegan2 import load_network
 from stylegan2.networks_progressive import RevisedSynthesis, StyleGANDiscriminator
 from stylegan2.networks_stylegan import BasicDiscriminator, StyleGenerator
@@ -74,7 +74,7 @@ def test_config_trains_snapshots_and_resumes_into_the_fade_in(config, data32, tm
                                             ('config-c', ['Gmain', 'Dmain', 'Dreg']),
                                             ('config-d', ['Gmain', 'Greg', 'Dmain', 'Dreg'])])
 def test_config_builds_its_networks_and_phases(config, phases, data32, tmp_path):
-    from common.training_loop import make_strategy
+    from common.training.loop import make_strategy
     from data.dataset import Dataset
     from stylegan2 import training
     parts = training.build(ladder_options(config, data32, str(tmp_path)), Dataset(data32, seed=0), make_strategy(1))

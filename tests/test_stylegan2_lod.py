@@ -8,7 +8,7 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from common import images as image_utils
+from common.util import images as image_utils
 from stylegan2 import generate, load_network
 from stylegan2.generator import Generator
 

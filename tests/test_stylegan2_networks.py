@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from common.pickle_io import SafeUnpickler
-from common.resample import conv_downsample_2d, downsample_2d, setup_kernel, upfirdn_2d, upsample_2d, upsample_conv_2d
-from common.snapshot import save_snapshot
+from common.util.pickle_io import SafeUnpickler
+from common.ops.resample import conv_downsample_2d, downsample_2d, setup_kernel, upfirdn_2d, upsample_2d, upsample_conv_2d
+from common.util.snapshot import save_snapshot
 from stylegan2 import NetworkLoadError, load_network
 from stylegan2.loading import network_variables
 from stylegan2.networks import Discriminator

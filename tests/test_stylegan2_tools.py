@@ -19,8 +19,8 @@ import PIL.Image
 import pytest
 import tensorflow as tf
 
-from common import images as image_utils
-from common.pickle_io import SafeUnpickler
+from common.util import images as image_utils
+from common.util.pickle_io import SafeUnpickler
 from stylegan2 import export, generate, load_network, style_mixing
 from stylegan2.networks import Discriminator
 from stylegan2.generator import Generator

@@ -8,11 +8,11 @@ import pytest
 import tensorflow as tf
 
 from equivalence import assert_same_weights
-from common.options import TrainingOptions
-from common.schedule import SG2ScheduleOptions
-from common.distribute import make_strategy
-from common.phases import CompiledPhases
-from common.training_loop import training_loop
+from common.training.options import TrainingOptions
+from common.training.schedule import SG2ScheduleOptions
+from common.training.distribute import make_strategy
+from common.training.phases import CompiledPhases
+from common.training.loop import training_loop
 from data.dataset import Dataset
 from stylegan2 import load_network
 

@@ -3,7 +3,7 @@ can put it beside the other training tests)."""
 import numpy as np
 import tensorflow as tf
 
-from common.phases import RoundContext
+from common.training.phases import RoundContext
 from test_stylegan2_training import _weights_after_steps, assert_same_training
 
 

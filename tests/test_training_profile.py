@@ -2,9 +2,9 @@
 import glob
 import os
 
-from common.options import TrainingOptions
-from common.schedule import ScheduleOptions
-from common.training_loop import training_loop
+from common.training.options import TrainingOptions
+from common.training.schedule import ScheduleOptions
+from common.training.loop import training_loop
 
 
 def test_profile_writes_a_trace_of_the_steps_after_the_first(tiny_dataset_8px, tmp_path, capsys):

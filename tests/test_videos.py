@@ -1,4 +1,4 @@
-"""Videos (common/video.py): the StyleGAN2 seed walk (stylegan2.generate --interpolate), the ProGAN random walk
+"""Videos (common/util/video.py): the StyleGAN2 seed walk (stylegan2.generate --interpolate), the ProGAN random walk
 as MP4, the projector's progress video, and projected ws rendered back (stylegan2.generate --projected_w).
 
 MP4 is lossy (H.264 in yuv420p, ada-pytorch's setting), so exactness is checked on the frames before encoding and
@@ -13,8 +13,8 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from common import images as image_utils
-from common import video
+from common.util import images as image_utils
+from common.util import video
 from pggan import generate as pggan_generate
 from stylegan2 import generate, load_network
 from stylegan2 import project as P

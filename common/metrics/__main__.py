@@ -19,11 +19,11 @@ import sys
 from absl import flags
 
 
-from common import cli
+from common.util import cli
 from common import families
-from common.pickle_io import NetworkLoadError
+from common.util.pickle_io import NetworkLoadError
 from common.metrics.inception import FeatureNetError
-from common.run_dir import resolve_network_path
+from common.training.run_dir import resolve_network_path
 
 FLAGS = cli.new_flag_values()
 flags.DEFINE_string('network', None, 'Snapshot directory, run directory (its newest valid snapshot) or official '
@@ -55,7 +55,7 @@ flags.DEFINE_bool('progress', True, 'Show progress bars.', flag_values=FLAGS)
 
 
 def _snapshot_data(path):
-    from common.snapshot import read_snapshot_state
+    from common.util.snapshot import read_snapshot_state
     state = read_snapshot_state(path) if os.path.isdir(path) else None
     return ((state or {}).get('options') or {}).get('data')
 

@@ -20,7 +20,7 @@ only on synthetic pickles written in that layout.
 import numpy as np
 import tensorflow as tf
 
-from common.pickle_io import NetworkState, PickleSecurityError, assign_by_name, load_official_pickle
+from common.util.pickle_io import NetworkState, PickleSecurityError, assign_by_name, load_official_pickle
 
 INCEPTION_URL = 'https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/metrics/inception_v3_features.pkl'
 INCEPTION_SOFTMAX_URL = 'https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/metrics/inception_v3_softmax.pkl'

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from common.files import append_atomic
+from common.util.files import append_atomic
 from common.metrics import (frechet_inception_distance, inception_score, kernel_inception_distance, ms_ssim,
                             perceptual_path_length, precision_recall, sliced_wasserstein)
 from common.metrics.inception import FeatureNetError

@@ -18,14 +18,14 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from common.files import save_atomic
-from common.images import to_uint8_progan
+from common.util.files import save_atomic
+from common.util.images import to_uint8_progan
 from data.dataset import Dataset
 
 
 @dataclasses.dataclass
 class MetricOptions:
-    sampler: object                         # The generator, as common.sampler.Sampler (its family's sampler(Gs)).
+    sampler: object                         # The generator, as common.util.sampler.Sampler (its family's sampler(Gs)).
     data: str                               # TFRecord dataset directory of the reals.
     nets: object                            # detectors.FeatureNetworks.
     num_images: Optional[int] = None        # Overrides every metric's image / sample count (CPU smoke runs).

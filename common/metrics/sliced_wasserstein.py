@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from common.images import to_uint8_progan
+from common.util.images import to_uint8_progan
 from data.dataset import Dataset
 
 # cv2.pyrDown / pyrUp's 5x5 Gaussian is the outer product of this binomial row with itself.
@@ -244,7 +244,7 @@ def sliced_wasserstein_distance(reals, fakes, random_state=None, layout='NHWC', 
 
 def swd_of_generator(sampler, data, num_images, seed=1000, noise='random', minibatch=64):
     """SWD (x1e3 per level and average) between `num_images` reals and fakes, as the official util_scripts:
-    reals unshuffled from the dataset at full resolution, fakes from `sampler` (common/sampler.py) on N(0, 1)
+    reals unshuffled from the dataset at full resolution, fakes from `sampler` (common/util/sampler.py) on N(0, 1)
     latents with the reals' labels, both converted with ProGAN's uint8 rule (the metric's own)."""
     dataset = Dataset(data, max_label_size=sampler.c_dim, shuffle_mb=0, seed=seed)
     num_images = min(num_images, dataset.num_images)

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from common.pickle_io import NetworkState, PickleSecurityError, assign_by_name, load_official_pickle
+from common.util.pickle_io import NetworkState, PickleSecurityError, assign_by_name, load_official_pickle
 
 VGG16_URL = 'https://nvlabs-fi-cdn.nvidia.com/stylegan/networks/metrics/vgg16_zhang_perceptual.pkl'
 KERAS_VGG16_URL = ('https://storage.googleapis.com/tensorflow/keras-applications/vgg16/'

@@ -7,8 +7,8 @@ from typing import Callable, Optional
 
 import tensorflow as tf
 
-from common.flops import graph_flops
-from common.mixed_precision import apply_if_finite
+from common.util.flops import graph_flops
+from common.ops.mixed_precision import apply_if_finite
 
 
 @dataclasses.dataclass
@@ -26,7 +26,7 @@ class Phase:
     after: Optional[Callable] = None        # Cross-replica update after each run (the Gs moving average).
     xla: bool = False                       # Compile the loss and gradients with XLA.
     all_reduces: bool = False               # The loss all-reduces across replicas (path length's pl_mean).
-    loss_scale: Optional[object] = None     # common.mixed_precision.LossScale of float16 networks.
+    loss_scale: Optional[object] = None     # common.ops.mixed_precision.LossScale of float16 networks.
 
 
 @dataclasses.dataclass
@@ -37,7 +37,7 @@ class TrainingParts:
     network_kwargs: dict                    # Written to snapshots to rebuild the networks.
     phases: list
     configure: Callable                     # configure(schedule): lod, learning rates.
-    schedule: Callable                      # schedule(cur_nimg) -> common.schedule.Schedule
+    schedule: Callable                      # schedule(cur_nimg) -> common.training.schedule.Schedule
     resets_optimizers: bool
     extra_state: dict = dataclasses.field(default_factory=dict)  # Other trackables to snapshot (e.g. pl_mean).
     loss_scales: dict = dataclasses.field(default_factory=dict)  # name -> LossScale (float16 networks).

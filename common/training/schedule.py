@@ -6,7 +6,7 @@ from typing import Optional
 
 import numpy as np
 
-from common.cli import OptionsError
+from common.util.cli import OptionsError
 
 DEFAULT_TICK_KIMG = {4: 160, 8: 140, 16: 120, 32: 100, 64: 80, 128: 60, 256: 40, 512: 20, 1024: 10}
 

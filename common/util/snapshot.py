@@ -18,7 +18,7 @@ import shutil
 
 import tensorflow as tf
 
-from common.files import commit_dir, temp_dir_beside
+from common.util.files import commit_dir, temp_dir_beside
 
 SNAPSHOT_FORMAT = 2      # 2: manifest.json with checksums. 1 (no manifest) is still read.
 MANIFEST = 'manifest.json'

@@ -1,6 +1,6 @@
 """The training loop shared by every model family.
 
-A model family (found by name in `common/families.py`) builds `TrainingParts` (common/phases.py): its
+A model family (found by name in `common/families.py`) builds `TrainingParts` (common/training/phases.py): its
 networks, optimizers, a schedule, a sampler and a list of `Phase`s (ProGAN: D with the Gs update, then G). The loop owns everything else: the strategy, the input
 feed, ticks, grids, TensorBoard, snapshots and exact resume. Steps run inside `tf.function` under a
 `tf.distribute` strategy; host-side bookkeeping stays outside and reads tensors only once per tick.
@@ -17,19 +17,19 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from common import families
-from common.distribute import any_worker, is_chief, make_strategy, num_workers  # noqa: F401 (make_strategy: API)
-from common.evaluation import snapshot_metrics
-from common.flops import cached_peak_gflops
-from common.images import create_image_grid, save_png, to_uint8_progan
-from common.options import OptionsError, TrainingOptions
-from common.phases import CompiledPhases
-from common.preemption import StopSignals
-from common.resume import (TrainingError, TrainState, check_fits, choose_run_dir, read_resume_state, restore,
+from common.training.distribute import any_worker, is_chief, make_strategy, num_workers  # noqa: F401 (make_strategy: API)
+from common.training.evaluation import snapshot_metrics
+from common.util.flops import cached_peak_gflops
+from common.util.images import create_image_grid, save_png, to_uint8_progan
+from common.training.options import OptionsError, TrainingOptions
+from common.training.phases import CompiledPhases
+from common.training.preemption import StopSignals
+from common.training.resume import (TrainingError, TrainState, check_fits, choose_run_dir, read_resume_state, restore,
                            roll_back, trackables, with_snapshot_architecture)
-from common.run_dir import Tee, create_run_dir, prune_snapshots, unused_path, update_best, write_json_atomic
-from common.schedule import lod_changed_phase
-from common.snapshot import save_snapshot
-from common.tensorboard import write_config_text
+from common.training.run_dir import Tee, create_run_dir, prune_snapshots, unused_path, update_best, write_json_atomic
+from common.training.schedule import lod_changed_phase
+from common.util.snapshot import save_snapshot
+from common.training.tensorboard import write_config_text
 from data.dataset import Dataset
 from data.tfrecord_io import DatasetError
 
@@ -241,7 +241,7 @@ class _Run:
                    'Trace/count': compiled.traces, **means}
         mfu = (self.tick_flops / max(tick_time, 1e-9) / (_local_peak_gflops(self.strategy) * 1e9)
                if self.chief and self.tick_flops else None)
-        if mfu is not None:  # Model FLOPs utilization against the measured fp32 matmul peak (common/flops.py).
+        if mfu is not None:  # Model FLOPs utilization against the measured fp32 matmul peak (common/util/flops.py).
             scalars['Timing/mfu'] = mfu
         for name, scale in self.parts.loss_scales.items():                         # Float16 loss scales.
             scalars.update({f'{name}/loss_scaling_log2': float(scale.log2.numpy()),

@@ -6,8 +6,8 @@ import re
 import shutil
 import sys
 
-from common.files import remove_dir, save_atomic
-from common.snapshot import SnapshotError, is_protected, is_snapshot, verify_snapshot
+from common.util.files import remove_dir, save_atomic
+from common.util.snapshot import SnapshotError, is_protected, is_snapshot, verify_snapshot
 
 # Official names where the images shown are whole kimg (`network-snapshot-000140`); runs with sub-kimg
 # snapshot ticks add the images (`network-snapshot-000000.512`); a second snapshot at the same count (after a
@@ -96,7 +96,7 @@ def locate_snapshot(path):
 def resolve_network_path(path):
     """What `load_network(path)` reads: `path` itself (a pickle, a snapshot, or anything it will refuse), or
     for a run directory its newest valid snapshot, as --resume takes it (said on stdout, like the skipped)."""
-    from common.pickle_io import NetworkLoadError
+    from common.util.pickle_io import NetworkLoadError
     if not os.path.isdir(path) or is_snapshot(path) or not list_snapshots(path):
         return path
     snapshot = newest_valid_snapshot(path)

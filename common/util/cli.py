@@ -105,7 +105,7 @@ def use_grouped_help(doc, groups):
 def load_tool_network(load_network, path, tool):
     """load_network(path) for the tool `python -m <family>.<tool>` (e.g. tool='generate'): a network of the
     other model family is one NetworkLoadError naming the tool for it, or saying there is none."""
-    from common.pickle_io import NetworkLoadError, OtherFamilyError
+    from common.util.pickle_io import NetworkLoadError, OtherFamilyError
     print(f'Loading network from "{path}"...')
     try:
         return load_network(path)

@@ -9,7 +9,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from common.conv import conv2d, conv2d_transpose
+from common.ops.conv import conv2d, conv2d_transpose
 
 
 def _scale_init(std):

@@ -3,14 +3,14 @@
 Every function is the official one with the same kernels and paddings, written with ops that TensorFlow can
 differentiate twice on the CPU (R1 and path-length regularization need that): zero insertion by pad and
 reshape, per-channel FIR filtering by `depthwise_conv2d` (by shifted slices for separable kernels under
-XLA), fused resampling convolutions by the transposed and strided convolutions of `common.conv`. Kernels are
+XLA), fused resampling convolutions by the transposed and strided convolutions of `common.ops.conv`. Kernels are
 given as in the official code: 1-D (separable, e.g. the default [1, 3, 3, 1]) or 2-D, and are normalized to
 unit sum.
 """
 import numpy as np
 import tensorflow as tf
 
-from common.conv import conv2d, conv2d_transpose
+from common.ops.conv import conv2d, conv2d_transpose
 
 DEFAULT_KERNEL = (1, 3, 3, 1)
 

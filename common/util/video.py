@@ -9,7 +9,7 @@ import os
 import numpy as np
 from absl import flags
 
-from common import images as image_utils
+from common.util import images as image_utils
 
 FORMATS = ('mp4', 'gif', 'png')
 MISSING_EXTRA = 'MP4 videos need imageio and imageio-ffmpeg: pip install -e ".[video]" (or pass --gif)'
@@ -17,7 +17,7 @@ MISSING_EXTRA = 'MP4 videos need imageio and imageio-ffmpeg: pip install -e ".[v
 
 def define_interpolation_flags(flag_values, minibatch_help):
     """The interpolation-video flags of pggan.generate and stylegan2.generate, one definition for both (their
-    --help lists them under common.video)."""
+    --help lists them under common.util.video)."""
     flags.DEFINE_float('duration_sec', 60.0, 'Interpolation length in seconds.', flag_values=flag_values)
     flags.DEFINE_integer('mp4_fps', 30, 'Interpolation frames per second.', flag_values=flag_values)
     flags.DEFINE_integer('image_zoom', 1, 'Interpolation: enlarge frames by pixel replication.',

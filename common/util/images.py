@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import PIL.Image
 
-from common.files import save_atomic
+from common.util.files import save_atomic
 
 
 def to_uint8_progan(x):

@@ -58,7 +58,7 @@ class Networks:
 def is_snapshot_dir(path):
     """True for one of our snapshot directories; NetworkLoadError for a missing path or another directory."""
     import os
-    from common.snapshot import is_snapshot
+    from common.util.snapshot import is_snapshot
     if not os.path.exists(path):
         raise NetworkLoadError(f'{path}: no such network file or snapshot')
     if os.path.isdir(path):
@@ -376,7 +376,7 @@ def read_network_triple(path):
 
 def load_snapshot_networks(path, model, build_networks):
     """G, D, Gs of `model` ('pggan' | 'stylegan2') from one of our snapshot directories, checksums verified."""
-    from common.snapshot import SnapshotError, read_snapshot_meta, restore_snapshot, verify_snapshot
+    from common.util.snapshot import SnapshotError, read_snapshot_meta, restore_snapshot, verify_snapshot
     try:
         meta = read_snapshot_meta(verify_snapshot(path))
         if meta['model'] != model:

@@ -11,7 +11,7 @@ import os
 
 import tensorflow as tf
 
-from common.options import OptionsError
+from common.training.options import OptionsError
 
 _STRATEGIES = {}
 

@@ -5,8 +5,8 @@ import json
 from typing import Optional, Union
 
 from common import families
-from common.cli import OptionsError  # noqa: F401 (raised here; imported from here by callers)
-from common.schedule import ScheduleOptions, SG2ScheduleOptions  # noqa: F401 (the sched types)
+from common.util.cli import OptionsError  # noqa: F401 (raised here; imported from here by callers)
+from common.training.schedule import ScheduleOptions, SG2ScheduleOptions  # noqa: F401 (the sched types)
 
 
 @dataclasses.dataclass
@@ -45,7 +45,7 @@ class TrainingOptions:
     swd_images: int = 0                     # Images for the final SWD report (0 = skip).
     metrics: list = dataclasses.field(default_factory=list)  # Computed at each network snapshot (metric_main names).
     metric_kwargs: dict = dataclasses.field(default_factory=dict)  # feature_net, inception, vgg16, vgg16_features,
-                                                                   # num_images, cache_dir (common/evaluation.py).
+                                                                   # num_images, cache_dir (common/training/evaluation.py).
     resume: Optional[str] = None            # Run directory or snapshot to continue from, or 'latest'.
     run_dir: Optional[str] = None           # Exact run directory (default: a new numbered one in result_dir).
     auto_resume: bool = False               # Continue the run directory's newest valid snapshot if it has one.
@@ -88,7 +88,7 @@ class TrainingOptions:
             raise OptionsError(f'--nan_lr_factor={self.nan_lr_factor}: expected a factor in (0, 1]')
         if self.profile < 0:
             raise OptionsError(f'--profile={self.profile}: expected 0 (off) or a number of minibatch groups')
-        from common.mixed_precision import LOW_PRECISION_DTYPES
+        from common.ops.mixed_precision import LOW_PRECISION_DTYPES
         for flag, kwargs in (('G', self.G_kwargs), ('D', self.D_kwargs)):
             fp16 = kwargs.get('num_fp16_res', 0)
             if fp16 and not family.MIXED_PRECISION:

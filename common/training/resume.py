@@ -4,10 +4,10 @@ and the numerical-fault rollback to the newest valid snapshot."""
 import dataclasses
 import os
 
-from common.options import OptionsError
-from common.run_dir import latest_run_dir, list_snapshots, locate_snapshot, newest_valid_snapshot, \
+from common.training.options import OptionsError
+from common.training.run_dir import latest_run_dir, list_snapshots, locate_snapshot, newest_valid_snapshot, \
     remove_stale_temporaries
-from common.snapshot import read_snapshot_meta, read_snapshot_state, restore_snapshot
+from common.util.snapshot import read_snapshot_meta, read_snapshot_state, restore_snapshot
 
 
 class TrainingError(RuntimeError):

@@ -12,7 +12,7 @@ from common.metrics.detectors import FeatureNetworks
 from common.metrics.metric_main import report_metric
 from common.metrics.metric_utils import MetricOptions
 from common.metrics.sliced_wasserstein import swd_of_generator
-from common.run_dir import locate_snapshot
+from common.training.run_dir import locate_snapshot
 
 
 def report_swd(run_dir, opts):
