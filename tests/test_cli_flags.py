@@ -88,7 +88,7 @@ def test_train_accepts_ada_pytorch_spellings_and_they_reach_the_options(train_fl
     import train
     train_flags(['train.py', '--model=stylegan2', '--cfg=cpu-config-e', f'--outdir={tmp_path}', '--gpus=2',
                  '--mirror=1', '--snap=3', '--kimg=7', '--batch=8', '--minibatch_gpu=4'])
-    opts = train.build_options()
+    opts = train.build_options()[0]
     assert (opts.config, opts.result_dir, opts.num_gpus) == ('cpu-config-e', str(tmp_path), 2) and opts.mirror_augment
     assert (opts.network_snapshot_ticks, opts.total_kimg, opts.sched.minibatch_size_base) == (3, 7, 8)
 

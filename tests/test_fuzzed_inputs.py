@@ -292,7 +292,7 @@ def test_train_flags_fuzzed_give_one_error_line_and_exit_1(tiny_dataset_8px, tmp
         'resume of another resolution': (base + [f'--resume={other_res}'], 'do not match this run'),
         'resume of nothing': (base + [f'--resume={tmp_path / "nope"}'], 'no such run directory or snapshot'),
         'resume latest of nothing': (base + ['--resume=latest'], '--resume=latest: no complete snapshot'),
-        'missing dataset': (['--data=/nonexistent/ds'], '/nonexistent/ds: no such dataset directory'),
+        'missing dataset': (['--data=/nonexistent/ds'], '/nonexistent/ds: not a TFRecord dataset directory'),
         'dataset is a file': ([f'--data={__file__}'], __file__),
         'negative kimg': (base + ['--total_kimg=-1'], '--total_kimg=-1'),
         'bad cond': (base + ['--cond=abc'], '--cond=abc'),
