@@ -140,19 +140,27 @@ def _fir(x, taps, axis):
 
 def _upsample2x(x, axis):
     """ada-pytorch `upsample2d(x, Hz_geom, up=2)` along one axis (1 = height, 2 = width), as its two
-    polyphase halves: the even outputs take the odd taps of the zero-stuffed convolution, the odd the even.
-    (Each half padded to fit rather than cropped from one padding: TF's gradient of the crops was slow.)"""
+    polyphase halves: the even outputs take the odd taps of the zero-stuffed convolution, the odd the even."""
     f = np.asarray(SYM6) / np.sum(SYM6) * 2  # Unit DC gain, times the upsampling factor per axis.
+    n = int(x.shape[axis])
+    pad = [[0, 0]] * 4
+    pad[axis] = [3, 3]
+    both = tf.pad(x, pad) if _in_xla() else None
 
     def padded(before, after):
-        pad = [[0, 0]] * 4
+        # Each half's input: forward plus backward at 32x190x190x3 took 62 ms under XLA as crops of one
+        # padding and 173 ms as two paddings; without XLA 366 ms as crops and 121 ms as paddings.
+        if both is not None:
+            index = [slice(None)] * 4
+            index[axis] = slice(3 - before, 3 + n + after)
+            return both[tuple(index)]
         pad[axis] = [before, after]
         return tf.pad(x, pad)
     even = _fir(padded(3, 2), f[11::-2], axis)
     odd = _fir(padded(2, 3), f[10::-2], axis)
     y = tf.stack([even, odd], axis=axis + 1)
     shape = [-1] + [int(d) for d in y.shape[1:]]
-    shape[axis:axis + 2] = [2 * int(x.shape[axis])]
+    shape[axis:axis + 2] = [2 * n]
     return tf.reshape(y, shape)
 
 
