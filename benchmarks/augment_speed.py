@@ -1,4 +1,4 @@
-"""Speed of the ADA augmentation pipe (common.augment) on this machine.
+"""Speed of the ADA augmentation pipe (common.ops.augment) on this machine.
 
     python -m benchmarks.augment_speed [--preset=bgc] [--p=0.5] [--minibatch=32] [--sizes=32,64] [--repeats=5]
 
@@ -16,7 +16,7 @@ from absl import flags
 import numpy as np
 import tensorflow as tf
 
-from common.augment import AugmentPipe
+from common.ops.augment import AugmentPipe
 
 flags.DEFINE_string('preset', 'bgc', 'AUGPIPE_SPECS preset.')
 flags.DEFINE_float('p', 0.5, 'Augmentation probability.')

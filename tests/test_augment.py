@@ -1,4 +1,4 @@
-"""common.augment: StyleGAN2-ADA's augmentation pipe against ada-pytorch's outputs (tests/data/augment), its
+"""common.ops.augment: StyleGAN2-ADA's augmentation pipe against ada-pytorch's outputs (tests/data/augment), its
 second derivative against finite differences, its random draws against the official distributions, and its
 determinism in and out of XLA."""
 import json
@@ -9,7 +9,7 @@ import pytest
 import scipy.stats
 import tensorflow as tf
 
-from common.augment import AUGPIPE_SPECS, AugmentPipe
+from common.ops.augment import AUGPIPE_SPECS, AugmentPipe
 
 REF = np.load(os.path.join(os.path.dirname(__file__), 'data', 'augment', 'augment_ref.npz'))
 CASES = json.loads(str(REF['cases_json']))

@@ -23,7 +23,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from common.resample import _fir_slices, _in_xla
+from common.ops.resample import _fir_slices, _in_xla
 
 # Low-pass filters of orthogonal wavelets, the two the pipe uses (ada-pytorch's `wavelets` table).
 SYM2 = (-0.12940952255092145, 0.22414386804185735, 0.836516303737469, 0.48296291314469025)
