@@ -9,8 +9,8 @@ import numpy as np
 import keras
 import tensorflow as tf
 
-from common.ops.layers import (EqualizedConv2D, EqualizedDense, MinibatchStddev, PixelNorm, downscale2d, leaky_relu,
-                           lerp, lerp_clip, upscale2d)
+from common.ops.layers import (EqualizedConv2D, EqualizedDense, MinibatchStddev, PixelNorm, add_lod, downscale2d,
+                               feature_maps, leaky_relu, lerp, lerp_clip, lod_value, upscale2d)
 
 
 class DenseToFeatureMap(EqualizedDense):
@@ -30,10 +30,6 @@ class DenseToFeatureMap(EqualizedDense):
         return x + self.bias * self.lrmul if self.use_bias else x
 
 
-def _nf(fmap_base, fmap_decay, fmap_max):
-    return lambda stage: min(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_max)
-
-
 class _LodNetwork(keras.Model):
     """Shared by G and D: the `lod` state variable and the official constructor arguments."""
 
@@ -43,10 +39,7 @@ class _LodNetwork(keras.Model):
             raise ValueError(f'resolution={resolution}: expected a power of two >= 4')
         if structure not in ('linear', 'recursive'):
             raise ValueError(f'structure={structure!r}: expected "linear" or "recursive"')
-        self.lod = self.add_weight(name='lod', shape=(), initializer='zeros', trainable=False)
-
-    def _lod_value(self, lod):
-        return self.lod.value if lod is None else tf.cast(lod, tf.float32)
+        add_lod(self)
 
     def get_config(self):
         return dict(self.kwargs)
@@ -76,7 +69,7 @@ class G_paper(_LodNetwork):
                  structure='recursive',  # 'linear' = computes every level, 'recursive' = only the levels in use.
                  name='G', **_ignored):
         super().__init__(name=name)
-        nf = _nf(fmap_base, fmap_decay, fmap_max)
+        nf = feature_maps(fmap_base, fmap_decay, fmap_max)
         latent_size = nf(0) if latent_size is None else latent_size
         self.kwargs = dict(num_channels=num_channels, resolution=resolution, label_size=label_size,
                            fmap_base=fmap_base, fmap_decay=fmap_decay, fmap_max=fmap_max, latent_size=latent_size,
@@ -142,7 +135,7 @@ class G_paper(_LodNetwork):
         """
         if labels is None:
             labels = tf.zeros([tf.shape(latents)[0], self.label_size])
-        lod_in = self._lod_value(lod)
+        lod_in = lod_value(self, lod)
         x = tf.concat([tf.cast(latents, tf.float32), tf.cast(labels, tf.float32)], axis=1)
         top = self.resolution_log2
         if level is not None:
@@ -191,7 +184,7 @@ class D_paper(_LodNetwork):
                  structure='recursive',  # 'linear' = computes every level, 'recursive' = only the levels in use.
                  name='D', **_ignored):
         super().__init__(name=name)
-        nf = _nf(fmap_base, fmap_decay, fmap_max)
+        nf = feature_maps(fmap_base, fmap_decay, fmap_max)
         self.kwargs = dict(num_channels=num_channels, resolution=resolution, label_size=label_size,
                            fmap_base=fmap_base, fmap_decay=fmap_decay, fmap_max=fmap_max, use_wscale=use_wscale,
                            mbstd_group_size=mbstd_group_size, fused_scale=fused_scale, structure=structure)
@@ -248,7 +241,7 @@ class D_paper(_LodNetwork):
 
     def scores_and_logits(self, images, lod=None, level=None):
         """(scores, logits) always; `level` as in G_paper.call (training: floor(lod) == level)."""
-        lod_in = self._lod_value(lod)
+        lod_in = lod_value(self, lod)
         images = tf.cast(images, tf.float32)
         top = self.resolution_log2
         if level is not None:

@@ -20,7 +20,7 @@ import keras
 import tensorflow as tf
 
 from common.ops.conv import conv2d
-from common.ops.layers import EqualizedConv2D, EqualizedDense, MinibatchStddev, leaky_relu
+from common.ops.layers import EqualizedConv2D, EqualizedDense, MinibatchStddev, feature_maps, leaky_relu
 from common.ops.mixed_precision import block_dtype, check_precision
 from common.ops.resample import DEFAULT_KERNEL, conv_downsample_2d, downsample_2d, upsample_2d, upsample_conv_2d
 
@@ -56,10 +56,6 @@ def activate(x, act='linear', clamp=None):
 def normalize_2nd_moment(x, eps=1e-8):
     """x / sqrt(mean(x^2) + eps) over the last axis (`normalize_latents`, label embeddings)."""
     return x * tf.math.rsqrt(tf.reduce_mean(tf.square(x), axis=-1, keepdims=True) + eps)
-
-
-def _nf(fmap_base, fmap_decay, fmap_min, fmap_max):
-    return lambda stage: int(np.clip(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_min, fmap_max))
 
 
 def _check_choice(name, value, choices):
@@ -377,7 +373,7 @@ class Synthesis(_ScopedModel):
                            fused_modconv=fused_modconv, conv_clamp=conv_clamp)
         if num_fp16_res:  # Recorded only when used: float32 networks keep the kwargs they always had.
             self.kwargs.update({'num_fp16_res': num_fp16_res, 'fp16_dtype': fp16_dtype})
-        nf = _nf(fmap_base, fmap_decay, fmap_min, fmap_max)
+        nf = feature_maps(fmap_base, fmap_decay, fmap_max, fmap_min)
         top = self.resolution_log2
         self.dtypes = {res: block_dtype(res, top, num_fp16_res, fp16_dtype) for res in range(2, top + 1)}
         self.num_ws = top * 2 - 2
@@ -488,7 +484,7 @@ class Discriminator(_ScopedModel):
                            mapping_lrmul=mapping_lrmul, conv_clamp=conv_clamp)
         if num_fp16_res:  # Recorded only when used: float32 networks keep the kwargs they always had.
             self.kwargs.update({'num_fp16_res': num_fp16_res, 'fp16_dtype': fp16_dtype})
-        nf = _nf(fmap_base, fmap_decay, fmap_min, fmap_max)
+        nf = feature_maps(fmap_base, fmap_decay, fmap_max, fmap_min)
         top = self.resolution_log2
         self.dtypes = {res: block_dtype(res, top, num_fp16_res, fp16_dtype) for res in range(2, top + 1)}
         self.num_channels, self.c_dim, self.architecture = num_channels, label_size, architecture

@@ -15,19 +15,11 @@ Resampling between levels is nearest-neighbour / box, as the official `naive_ups
 """
 import tensorflow as tf
 
-from common.ops.layers import MinibatchStddev, downscale2d, lerp, lerp_clip, upscale2d
+from common.ops.layers import (MinibatchStddev, add_lod, downscale2d, feature_maps, lerp, lerp_clip, lod_value,
+                               upscale2d)
 from common.ops.resample import DEFAULT_KERNEL
 from stylegan2.networks import (ACTIVATIONS, NOISE_MODES, ConstantInput, Conv2DLayer, DenseLayer, ModulatedConv2D,
-                                Synthesis, _check_choice, _nf, _ScopedModel, add_noise_buffers, resolution_log2)
-
-
-def add_lod(model):
-    """The official `lod` variable: 0 = full resolution, k = 2^k times lower."""
-    model.lod = model.add_weight(name='lod', shape=(), initializer='zeros', trainable=False)
-
-
-def lod_value(model, lod):
-    return model.lod.value if lod is None else tf.cast(lod, tf.float32)
+                                Synthesis, _check_choice, _ScopedModel, add_noise_buffers, resolution_log2)
 
 
 def grow_images(x, top, block, torgb, lod, level=None):
@@ -97,7 +89,7 @@ class RevisedSynthesis(_ScopedModel):
                            fmap_base=fmap_base, fmap_decay=fmap_decay, fmap_min=fmap_min, fmap_max=fmap_max,
                            randomize_noise=randomize_noise, nonlinearity=nonlinearity,
                            resample_kernel=resample_kernel, fused_modconv=fused_modconv)
-        nf = _nf(fmap_base, fmap_decay, fmap_min, fmap_max)
+        nf = feature_maps(fmap_base, fmap_decay, fmap_max, fmap_min)
         top = self.resolution_log2
         self.num_ws = top * 2 - 2
         self.w_dim, self.img_channels, self.use_noise = dlatent_size, num_channels, True
@@ -170,7 +162,7 @@ class StyleGANDiscriminator(_ScopedModel):
                            fmap_base=fmap_base, fmap_decay=fmap_decay, fmap_min=fmap_min, fmap_max=fmap_max,
                            nonlinearity=nonlinearity, mbstd_group_size=mbstd_group_size,
                            mbstd_num_features=mbstd_num_features, resample_kernel=resample_kernel)
-        nf = _nf(fmap_base, fmap_decay, fmap_min, fmap_max)
+        nf = feature_maps(fmap_base, fmap_decay, fmap_max, fmap_min)
         top = self.resolution_log2
         self.num_channels, self.c_dim = num_channels, label_size
         self.layers_by_scope = {}

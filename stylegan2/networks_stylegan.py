@@ -17,11 +17,11 @@ import keras
 import tensorflow as tf
 
 from common.ops.conv import conv2d, conv2d_transpose
-from common.ops.layers import (EqualizedConv2D, EqualizedDense, MinibatchStddev, _fused_kernel, downscale2d,
-                           leaky_relu, upscale2d)
+from common.ops.layers import (EqualizedConv2D, EqualizedDense, MinibatchStddev, _fused_kernel, add_lod, downscale2d,
+                               feature_maps, leaky_relu, lod_value, upscale2d)
 from stylegan2.networks import (NOISE_MODES, Mapping, Synthesis, _check_choice, _ScopedModel, add_noise_buffers,
                                 resolution_log2)
-from stylegan2.networks_progressive import add_lod, grow_images, lod_value, shrink_features
+from stylegan2.networks_progressive import grow_images, shrink_features
 
 ACTIVATIONS_V1 = {'relu': tf.nn.relu, 'lrelu': leaky_relu}  # Both with gain sqrt(2) in the weights.
 NETWORK_DEFAULT = 'network_default'
@@ -30,10 +30,6 @@ NETWORK_DEFAULT = 'network_default'
 def _v1_activation(name):
     _check_choice('nonlinearity', name, ACTIVATIONS_V1)
     return ACTIVATIONS_V1[name]
-
-
-def _nf(fmap_base, fmap_decay, fmap_max):
-    return lambda stage: min(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_max)
 
 
 def _fused(fused_scale, resolution):
@@ -191,7 +187,7 @@ class StyleSynthesis(_ScopedModel):
                            fmap_base=fmap_base, fmap_decay=fmap_decay, fmap_max=fmap_max, use_noise=bool(use_noise),
                            randomize_noise=randomize_noise, nonlinearity=nonlinearity, fused_scale=fused_scale,
                            blur_filter=blur_filter)
-        nf = _nf(fmap_base, fmap_decay, fmap_max)
+        nf = feature_maps(fmap_base, fmap_decay, fmap_max)
         self.num_ws = top * 2 - 2
         self.w_dim, self.img_channels, self.use_noise = dlatent_size, num_channels, bool(use_noise)
         self.default_noise_mode = 'random' if randomize_noise else 'const'
@@ -309,7 +305,7 @@ class BasicDiscriminator(_ScopedModel):
                            fmap_base=fmap_base, fmap_decay=fmap_decay, fmap_max=fmap_max, nonlinearity=nonlinearity,
                            mbstd_group_size=mbstd_group_size, mbstd_num_features=mbstd_num_features,
                            fused_scale=fused_scale, blur_filter=blur_filter, func_name='D_basic')
-        nf = _nf(fmap_base, fmap_decay, fmap_max)
+        nf = feature_maps(fmap_base, fmap_decay, fmap_max)
         self.c_dim, self.blur_filter, self.act = label_size, blur_filter, _v1_activation(nonlinearity)
         self.layers_by_scope = {}
         for res in range(top, 1, -1):

@@ -16,6 +16,22 @@ def _scale_init(std):
     return keras.initializers.RandomNormal(0.0, std)
 
 
+def feature_maps(fmap_base, fmap_decay, fmap_max, fmap_min=0):
+    """The official nf(stage): fmap_base / 2^(stage * fmap_decay), truncated and clipped to [fmap_min, fmap_max]
+    (ProGAN and StyleGAN clip only from above; StyleGAN2 also from below, its fmap_min)."""
+    return lambda stage: int(np.clip(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_min, fmap_max))
+
+
+def add_lod(model):
+    """The official `lod` variable of a growing network: 0 = full resolution, k = 2^k times lower."""
+    model.lod = model.add_weight(name='lod', shape=(), initializer='zeros', trainable=False)
+
+
+def lod_value(model, lod):
+    """`lod` as a float32 tensor; None means the model's own `lod` variable."""
+    return model.lod.value if lod is None else tf.cast(lod, tf.float32)
+
+
 def lerp(a, b, t):
     return a + (b - a) * t
 
