@@ -32,12 +32,8 @@ KILL_TRIALS = 3
 
 def _start(args, log):
     # Op determinism makes separate processes bit-identical; the seed of this test's kill times is printed.
-    # oneDNN's kernels may order floating-point sums differently from one process to the next (TensorFlow's
-    # start-up notice says so): once, under a loaded full suite, the resumed and the reference run ended 1e-2
-    # apart after 5 kimg of training that amplified it, while the same kill times passed alone. Eigen's kernels
-    # keep this comparison to the resume logic.
     env = dict(os.environ, TF_DETERMINISTIC_OPS='1', TF_CPP_MIN_LOG_LEVEL='3', CUDA_VISIBLE_DEVICES='',
-               PYTHONUNBUFFERED='1', TF_ENABLE_ONEDNN_OPTS='0')
+               PYTHONUNBUFFERED='1')
     return subprocess.Popen([sys.executable, 'train.py'] + args, cwd=REPO, env=env, stdout=log,
                             stderr=subprocess.STDOUT, text=True)
 
