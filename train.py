@@ -1,6 +1,6 @@
 """Trains a Progressive GAN (`--model=pggan`, the default) or a StyleGAN2 (`--model=stylegan2`).
 
-    python train.py                                   # embedded Fashion-MNIST, 32x32, ~12 min on 2 CPU cores
+    python train.py                                   # embedded Fashion-MNIST, 32x32, about 9 min on 2 CPU cores
     python train.py --data=datasets/celebahq --config=preset-v2-8gpus --num_gpus=8 --mirror_augment
     python train.py --resume=results/00003-pggan-celebahq      # continue exactly where it stopped
     python train.py --run_dir=results/ffhq --auto_resume     # the same command after every preemption

@@ -14,7 +14,7 @@ GROUPS = (data, run, schedule, network, regularization, metrics, scale)
 
 _FP32_LIMITS = {'max_minibatch_per_gpu': {256: 16, 512: 8, 1024: 4}}  # Official "-fp32" line, on by default.
 
-# Official config.py presets; "cpu-fashion32" is ours: the default run, about 12 minutes on 2 CPU cores.
+# Official config.py presets; "cpu-fashion32" is ours: the default run, about 9 minutes on 2 CPU cores (README).
 PRESETS = {
     'preset-v1-1gpu': dict(num_gpus=1, D=dict(mbstd_group_size=16), total_kimg=19000,
                            sched=dict(minibatch_base=16, minibatch_dict={256: 14, 512: 6, 1024: 3},
