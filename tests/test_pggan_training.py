@@ -180,3 +180,25 @@ def test_progress_bar_stops_at_the_total_of_runs_under_one_kimg(recwarn):
     bar.close()
     assert '100%' in text and '0.5/0.5 kimg' in text and '-' not in text.split('[')[1], text
     assert not [w for w in recwarn if 'tqdm' in str(w.category).lower()]
+
+
+def test_optimizer_reset_at_a_new_lod_keeps_the_schedules_learning_rates(tiny_dataset, tmp_path):
+    # Official reset_opt_for_new_lod re-initializes Adam's moments and beta powers; the learning rate is fed
+    # every step, so the minibatches right after the reset train at the schedule's rate, not at zero.
+    from common.training.loop import _Run
+    from common.training.resume import TrainState
+    from pggan import family
+    opts = tiny_options(tiny_dataset, str(tmp_path))
+    dataset = Dataset(tiny_dataset, seed=opts.random_seed)
+    strategy = make_strategy(1)
+    parts = family.build(opts, dataset, strategy)
+    state = TrainState(cur_nimg=40, step=5, prev_lod=1.0, data_resolution=4, data_position=40)
+    for opt in parts.optimizers.values():
+        opt.iterations.assign(5)
+    run = _Run(opts, family, parts, dataset, strategy, state, str(tmp_path), chief=True)
+    sched = run.schedule()
+    assert 0 < sched.lod < 1 and state.prev_lod == sched.lod   # The fade-in began: the reset is due.
+    assert [int(opt.iterations.numpy()) for opt in parts.optimizers.values()] == [0, 0]
+    assert float(parts.optimizers['G_opt'].learning_rate.numpy()) == pytest.approx(sched.G_lrate)
+    assert float(parts.optimizers['D_opt'].learning_rate.numpy()) == pytest.approx(sched.D_lrate)
+    run.close()

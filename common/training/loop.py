@@ -171,11 +171,13 @@ class _Run:
             self.feed = iter(self.dataset.distribute(self.strategy, sched.resolution, sched.minibatch,
                                                      state.data_position))
             self.feed_key = (sched.resolution, sched.minibatch)
-        parts.configure(sched)
         if parts.resets_optimizers and lod_changed_phase(state.prev_lod, sched.lod):
             for opt in parts.optimizers.values():
                 for var in opt.variables:
                     var.assign(tf.zeros_like(var))
+        # After the reset: a Keras optimizer's variables include its learning rate, which the official
+        # reset (moments and beta powers only; the rate is fed per step) leaves in place.
+        parts.configure(sched)
         state.prev_lod = sched.lod
         return sched
 
