@@ -37,7 +37,8 @@ def _top_level_overrides(top):
                         ('run_dir', 'run_dir'), ('auto_resume', 'auto_resume'), ('keep_snapshots', 'keep_snapshots'),
                         ('nan_policy', 'nan_policy'), ('nan_lr_factor', 'nan_lr_factor'),
                         ('nan_max_rollbacks', 'nan_max_rollbacks'), ('profile', 'profile'),
-                        ('loss_scaling_init', 'loss_scaling_init'), ('tpu', 'tpu')):
+                        ('loss_scaling_init', 'loss_scaling_init'), ('tpu', 'tpu'),
+                        ('resume_kimg', 'resume_kimg'), ('freezed', 'freezed'), ('freezeG', 'freezeG')):
         if F[flag].value is not None:
             top[field] = F[flag].value
     return top
