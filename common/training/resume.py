@@ -61,11 +61,11 @@ def choose_run_dir(opts, chief=True):
 
 
 def resumes_from_pickle(opts):
-    """Whether --resume names a network file (an official pickle, or anything load_network reads) rather than
+    """Whether --resume names a network file (an official pickle, or an export load_network reads) rather than
     a snapshot, a run directory or 'latest': the run takes that file's weights only (common/training/transfer.py).
     Also true when --auto_resume continues such a run from its own snapshot: ada-pytorch decides by the flag
     too (its --ada_kimg default is 100 when resuming)."""
-    return bool(opts.resume) and opts.resume != 'latest' and not os.path.isdir(opts.resume)
+    return bool(opts.resume) and opts.resume != 'latest' and os.path.isfile(opts.resume)
 
 
 def fresh_state(opts):
