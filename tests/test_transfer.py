@@ -15,7 +15,7 @@ import tensorflow as tf
 from common import families
 from common.training import transfer
 from common.training.distribute import make_strategy
-from common.training.freeze import discriminator_layers
+from common.training.freeze import discriminator_layers, trainable_variables
 from common.training.loop import training_loop
 from common.training.options import OptionsError, TrainingOptions
 from common.training.schedule import ScheduleOptions, SG2ScheduleOptions, training_schedule
@@ -132,6 +132,8 @@ def test_freeze_order_is_ada_pytorchs():
     progan = D_paper(resolution=16, **tiny)
     assert order(progan, 4) == ['FromRGB_lod0', '16x16/Conv0', '16x16/Conv1_down', 'FromRGB_lod1', '8x8/Conv0',
                                 '8x8/Conv1_down']
+    with pytest.raises(OptionsError, match=r'^--freezed=7: the network has only 6 layers that can be frozen \(FromRGB_lod0, '):
+        trainable_variables(progan.trainable_variables, discriminator_layers(progan.layers_by_scope, 4), 7, 'freezed')
 
 
 def _parts(opts, dataset):
@@ -222,8 +224,6 @@ def test_mismatches_stop_before_training_with_one_error_line(datasets, tiny_data
          'a Progressive GAN network, not StyleGAN2: train it with --model=pggan'),
         ([f'--resume={PGGAN_C}', f'--data={datasets.gray16_4}', '--cond=full', '--fmap_base=32'],
          f'--fmap_base=32 contradicts {PGGAN_C}: its G was trained with fmap_base=64'),
-        ([f'--resume={PGGAN_C}', f'--data={datasets.gray16_4}', '--cond=full', '--freezed=7'],
-         '--freezed=7: the network has only 6 layers that can be frozen'),
         ([f'--resume={snapshot}', f'--data={datasets.gray16_4}', '--resume_kimg=100'],
          '--resume_kimg=100: only with --resume=FILE.pkl'),
     ]
