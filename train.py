@@ -4,6 +4,7 @@
     python train.py --data=datasets/celebahq --config=preset-v2-8gpus --num_gpus=8 --mirror_augment
     python train.py --resume=results/00003-pggan-celebahq      # continue exactly where it stopped
     python train.py --run_dir=results/ffhq --auto_resume     # the same command after every preemption
+    python train.py --model=stylegan2 --resume=afhqcat.pkl --data=datasets/cats512 --freezed=4   # fine-tune (README)
     python train.py --metrics=fid50k_full,ppl2_wend --inception=inception_v3_features.pkl --tensorboard
     python train.py --model=stylegan2 --config=config-e --data=datasets/ffhq --mirror_augment --gamma=10
     python train.py --data=... --run_dir=/shared/run --worker_hosts=a:2222,b:2222 --task_index=0   # on a; 1 on b
@@ -37,7 +38,8 @@ def _top_level_overrides(top):
                         ('run_dir', 'run_dir'), ('auto_resume', 'auto_resume'), ('keep_snapshots', 'keep_snapshots'),
                         ('nan_policy', 'nan_policy'), ('nan_lr_factor', 'nan_lr_factor'),
                         ('nan_max_rollbacks', 'nan_max_rollbacks'), ('profile', 'profile'),
-                        ('loss_scaling_init', 'loss_scaling_init'), ('tpu', 'tpu')):
+                        ('loss_scaling_init', 'loss_scaling_init'), ('tpu', 'tpu'),
+                        ('resume_kimg', 'resume_kimg'), ('freezed', 'freezed'), ('freezeG', 'freezeG')):
         if F[flag].value is not None:
             top[field] = F[flag].value
     return top

@@ -7,10 +7,10 @@ defaults; every flag given on the command line overrides it. Dicts keyed by reso
 """
 from absl import flags
 
-from . import data, run, schedule, network, regularization, metrics, scale
+from . import data, run, schedule, network, regularization, metrics, scale, transfer
 
 F = flags.FLAGS
-GROUPS = (data, run, schedule, network, regularization, metrics, scale)
+GROUPS = (data, run, schedule, network, regularization, metrics, scale, transfer)
 
 _FP32_LIMITS = {'max_minibatch_per_gpu': {256: 16, 512: 8, 1024: 4}}  # Official "-fp32" line, on by default.
 

@@ -8,7 +8,9 @@ flags.DEFINE_string('config', None, 'Preset (see PRESETS / SG2_PRESETS). pggan d
 flags.DEFINE_string('result_dir', 'results', 'Where numbered run directories are created.')
 flags.DEFINE_string('desc', None, 'Run directory suffix (default: model-dataset-config).')
 flags.DEFINE_string('resume', None, 'Continue from a snapshot directory, a run directory (its newest valid '
-                    'snapshot; a new run directory is made), or "latest": the newest run with this --desc, in place.')
+                    'snapshot; a new run directory is made), or "latest": the newest run with this --desc, in place. '
+                    'Or start from the weights of a network file: an official pickle of any format (ProGAN, StyleGAN, '
+                    'StyleGAN2, StyleGAN2-ADA TF or PyTorch) or an export; see --resume_kimg, --freezed.')
 flags.DEFINE_string('run_dir', None, 'Use exactly this run directory instead of a new numbered one in --result_dir.')
 flags.DEFINE_bool('auto_resume', False, 'If the run directory (--run_dir, or the newest run with this --desc) holds '
                   'a snapshot, continue from its newest valid one; otherwise start fresh. For job schedulers.')

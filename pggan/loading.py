@@ -60,7 +60,7 @@ def load_network(path):
     G = _from_state(obj[0], 'G_paper', path, 'G')
     D = _from_state(obj[1], 'D_paper', path, 'D')
     Gs = _from_state(obj[2], 'G_paper', path, 'Gs')
-    return Networks(G, D, Gs, path)
+    return Networks(G, D, Gs, path, kwargs={'G': G.get_config(), 'D': D.get_config()})
 
 
 def build_networks(kwargs):

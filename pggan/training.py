@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.ops.layers import process_reals
+from common.training.freeze import trained_variables
 from common.training.schedule import training_schedule
 from common.training.phases import Phase, TrainingParts
 from pggan import loss as losses
@@ -33,9 +34,10 @@ def build(opts, dataset, strategy):
     with strategy.scope():
         G, D, Gs = build_networks(kwargs)
         Gs.set_weights(G.get_weights())
+        G_vars, D_vars = trained_variables(G, G.layers_by_scope, D, opts, dataset.resolution_log2)
         G_opt, D_opt = make_adam(opts.G_opt), make_adam(opts.D_opt)
-        G_opt.build(G.trainable_variables)  # Built eagerly: lazy creation inside a replica step fails.
-        D_opt.build(D.trainable_variables)
+        G_opt.build(G_vars)  # Built eagerly: lazy creation inside a replica step fails.
+        D_opt.build(D_vars)
     labels_table = tf.constant(dataset.labels if dataset.label_size else np.zeros([1, 0], np.float32))
 
     def level(ctx):  # floor(lod) at this resolution: static within a resolution, so no tf.cond is needed.
@@ -68,9 +70,9 @@ def build(opts, dataset, strategy):
         G_opt.learning_rate.assign(sched.G_lrate)
         D_opt.learning_rate.assign(sched.D_lrate)
 
-    phases = [Phase('D', D_loss, D_opt, D.trainable_variables, uses_reals=True, repeats=opts.D_repeats,
+    phases = [Phase('D', D_loss, D_opt, D_vars, uses_reals=True, repeats=opts.D_repeats,
                     after=update_Gs, xla=opts.xla),
-              Phase('G', G_loss, G_opt, G.trainable_variables, uses_reals=False, xla=opts.xla)]
+              Phase('G', G_loss, G_opt, G_vars, uses_reals=False, xla=opts.xla)]
     return TrainingParts(
         model='pggan', nets={'G': G, 'D': D, 'Gs': Gs}, optimizers={'G_opt': G_opt, 'D_opt': D_opt},
         network_kwargs=kwargs, phases=phases, configure=configure,

@@ -165,7 +165,7 @@ def _from_state(state, kind, where, name):
     except (TypeError, ValueError) as e:
         raise NetworkLoadError(f'{where} [{name}]: cannot build the network from its kwargs ({e})')
     assign_official_variables(net, _official_variables(state, f'{where} [{name}]'), f'{where} [{name}]')
-    return net
+    return net, kwargs
 
 
 def load_network(path):
@@ -179,10 +179,9 @@ def load_network(path):
     if isinstance(obj, dict):
         return load_ada_pytorch(obj, path)
     obj = network_triple(obj, path, also=' or a StyleGAN2-ADA (PyTorch) dict with G, D and G_ema')
-    G = _from_state(obj[0], 'G', path, 'G')
-    D = _from_state(obj[1], 'D', path, 'D')
-    Gs = _from_state(obj[2], 'G', path, 'Gs')
-    return Networks(G, D, Gs, path)
+    (G, G_kwargs), (D, D_kwargs), (Gs, _) = (_from_state(obj[0], 'G', path, 'G'), _from_state(obj[1], 'D', path, 'D'),
+                                             _from_state(obj[2], 'G', path, 'Gs'))
+    return Networks(G, D, Gs, path, kwargs={'G': G_kwargs, 'D': D_kwargs})
 
 
 def build_networks(kwargs):
@@ -414,4 +413,5 @@ def load_ada_pytorch(data, path):
     if tsk is not None and not isinstance(tsk, dict):
         raise NetworkLoadError(f'{path}: training_set_kwargs is a {type(tsk).__name__}, expected a dict')
     return Networks(nets['G'], nets['D'], nets['Gs'], path, augment_p=augment_p, augment_kwargs=augment_kwargs,
-                    training_set_kwargs=dict(tsk) if tsk is not None else None)
+                    training_set_kwargs=dict(tsk) if tsk is not None else None,
+                    kwargs={'G': all_kwargs['G'], 'D': all_kwargs['D']})

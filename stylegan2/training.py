@@ -20,6 +20,7 @@ import tensorflow as tf
 from common.ops.layers import process_reals
 from common.ops.mixed_precision import LossScale
 from common.util.cli import OptionsError
+from common.training.freeze import trained_variables
 from common.training.schedule import training_schedule
 from common.training.phases import Phase, TrainingParts
 from stylegan2 import loss as losses
@@ -51,8 +52,9 @@ def build(opts, dataset, strategy):
         Gs.set_weights(G.get_weights())
         G_opt, G_ratio = make_adam(opts.G_opt, opts.G_reg_interval, lazy)
         D_opt, D_ratio = make_adam(opts.D_opt, opts.D_reg_interval, lazy)
-        G_opt.build(G.trainable_variables)
-        D_opt.build(D.trainable_variables)
+        G_vars, D_vars = trained_variables(G, G.synthesis.layers_by_scope, D, opts, dataset.resolution_log2)
+        G_opt.build(G_vars)
+        D_opt.build(D_vars)
         pl_mean = tf.Variable(0.0, trainable=False, name='pl_mean',
                               aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         # One dynamic loss scale per optimizer (official tflib), where that network has float16 blocks.
@@ -141,15 +143,15 @@ def build(opts, dataset, strategy):
         G_opt.learning_rate.assign(sched.G_lrate * G_ratio)
         D_opt.learning_rate.assign(sched.D_lrate * D_ratio)
 
-    phases = [Phase('Gmain', G_main, G_opt, G.trainable_variables, uses_reals=False, loss_scale=G_scale,
+    phases = [Phase('Gmain', G_main, G_opt, G_vars, uses_reals=False, loss_scale=G_scale,
                     xla=opts.xla, all_reduces=path_length and not lazy)]
     if lazy and path_length:
-        phases.append(Phase('Greg', G_reg, G_opt, G.trainable_variables, uses_reals=False, interval=opts.G_reg_interval,
+        phases.append(Phase('Greg', G_reg, G_opt, G_vars, uses_reals=False, interval=opts.G_reg_interval,
                             loss_scale=G_scale, xla=opts.xla, all_reduces=True))
-    phases.append(Phase('Dmain', D_main, D_opt, D.trainable_variables, uses_reals=True, after=update_Gs,
+    phases.append(Phase('Dmain', D_main, D_opt, D_vars, uses_reals=True, after=update_Gs,
                         loss_scale=D_scale, xla=opts.xla))
     if lazy:
-        phases.append(Phase('Dreg', D_reg, D_opt, D.trainable_variables, uses_reals=True, interval=opts.D_reg_interval,
+        phases.append(Phase('Dreg', D_reg, D_opt, D_vars, uses_reals=True, interval=opts.D_reg_interval,
                             loss_scale=D_scale, xla=opts.xla))
     extra_state = {'pl_mean': pl_mean}
     loss_scales = {scale.name: scale for scale in (G_scale, D_scale) if scale}

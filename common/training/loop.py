@@ -24,8 +24,9 @@ from common.util.images import create_image_grid, save_png, to_uint8_progan
 from common.training.options import OptionsError, TrainingOptions
 from common.training.phases import CompiledPhases
 from common.training.preemption import StopSignals
-from common.training.resume import (TrainingError, TrainState, check_fits, choose_run_dir, read_resume_state, restore,
-                           roll_back, trackables, with_snapshot_architecture)
+from common.training.resume import (TrainingError, check_fits, choose_run_dir, fresh_state, read_resume_state,
+                                    restore, resumes_from_pickle, roll_back, trackables, with_snapshot_architecture)
+from common.training import transfer
 from common.training.run_dir import Tee, create_run_dir, prune_snapshots, unused_path, update_best, write_json_atomic
 from common.training.schedule import lod_changed_phase
 from common.util.snapshot import save_snapshot
@@ -79,23 +80,32 @@ def training_loop(opts: TrainingOptions, stop_after_ticks=None, resume_command=N
             raise NothingToTrain(f'Nothing to train: {snapshot} is already at kimg {done_kimg:g}, at or past '
                                  f'--total_kimg={opts.total_kimg:g}')
         opts = with_snapshot_architecture(opts, snapshot, saved.get('options'), network_flags or {})
+    start = None
+    if not snapshot and resumes_from_pickle(opts):  # Weights only (common/training/transfer.py).
+        opts, start = transfer.read_pickle(opts, network_flags or {})
     if chief and run_dir:
         os.makedirs(run_dir, exist_ok=True)
     dataset = Dataset(opts.data, max_label_size=opts.max_label_size, mirror_augment=opts.mirror_augment,
                       shuffle_mb=opts.shuffle_mb, seed=opts.random_seed)
+    if start:
+        transfer.check_dataset(start, dataset, opts)
     tf.keras.utils.set_random_seed(opts.random_seed)  # Weight initialization.
     family = families.get(opts.model)
     parts = family.build(opts, dataset, strategy)
     if snapshot:
         check_fits(parts, snapshot)      # Before a new run directory is made for a run that cannot start.
+    notes = transfer.take_weights(parts, start) if start else []
     run_dir = run_dir or create_run_dir(opts.result_dir, opts.desc)
     log = Tee(os.path.join(run_dir, 'log.txt')) if chief else None
     try:
-        state = restore(opts, parts, snapshot) if snapshot else TrainState()
+        state = restore(opts, parts, snapshot) if snapshot else fresh_state(opts)
         if chief:
             write_json_atomic(os.path.join(run_dir, 'training_options.json'), opts.to_json())
         print(f'Run directory: {run_dir}' + (f' (continuing from {snapshot}, kimg {state.cur_nimg / 1000:.1f})'
-                                             if snapshot else ''))
+                                             if snapshot else f' (weights from {start.path}, from kimg '
+                                             f'{state.cur_nimg / 1000:.1f})' if start else ''))
+        for note in notes:
+            print(note)
         print(f'Dataset: {opts.data} ({dataset.num_images} images, {dataset.resolution}x{dataset.resolution}x'
               f'{dataset.num_channels}, {dataset.label_size} label dims); replicas: {strategy.num_replicas_in_sync}'
               + (f' on {num_workers(strategy)} workers' if num_workers(strategy) > 1 else ''))

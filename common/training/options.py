@@ -2,6 +2,7 @@
 the run directory as `training_options.json`, and enough on its own to resume the run."""
 import dataclasses
 import json
+import os
 from typing import Optional, Union
 
 from common import families
@@ -55,6 +56,9 @@ class TrainingOptions:
     nan_max_rollbacks: int = 3              # Rollbacks allowed in a run before it stops.
     profile: int = 0                        # Minibatch groups to trace with the TensorBoard profiler (0 = off).
     loss_scaling_init: float = 15.0         # StyleGAN2 float16: initial log2 of the dynamic loss scale.
+    resume_kimg: float = 0.0                # Images shown (kimg) at the start of a run from a pickle (official).
+    freezed: int = 0                        # Freeze-D: D's first N layers stay fixed (ada-pytorch counting).
+    freezeG: int = 0                        # FreezeG: the first N layers of G's synthesis network stay fixed.
 
     def validate(self):
         if self.model not in families.names():
@@ -104,6 +108,7 @@ class TrainingOptions:
             raise OptionsError('--G_reg_interval and --D_reg_interval must be at least 1')
         if self.D_repeats < 1 or self.minibatch_repeats < 1:
             raise OptionsError('--D_repeats and --minibatch_repeats must be at least 1')
+        self._validate_transfer()
         if self.grid_size not in ('1080p', '4k'):
             try:
                 w, h = (int(v) for v in self.grid_size.split('x'))
@@ -111,6 +116,17 @@ class TrainingOptions:
             except (ValueError, AssertionError):
                 raise OptionsError(f'--grid_size={self.grid_size}: expected 1080p, 4k or WxH (e.g. 8x4)')
         return self
+
+    def _validate_transfer(self):
+        if self.resume_kimg < 0 or self.resume_kimg >= self.total_kimg:
+            raise OptionsError(f'--resume_kimg={self.resume_kimg:g}: expected 0 or more and below --total_kimg='
+                               f'{self.total_kimg:g} (which counts from 0, not from --resume_kimg)')
+        if self.resume_kimg and (not self.resume or self.resume == 'latest' or os.path.isdir(self.resume)):
+            raise OptionsError(f'--resume_kimg={self.resume_kimg:g}: only with --resume=FILE.pkl (a snapshot or run '
+                               f'directory continues exactly where it stopped, at its own kimg)')
+        for flag in ('freezed', 'freezeG'):
+            if getattr(self, flag) < 0:
+                raise OptionsError(f'--{flag}={getattr(self, flag)}: expected 0 (nothing frozen) or a number of layers')
 
     def to_json(self):
         return json.loads(json.dumps(dataclasses.asdict(self)))

@@ -33,7 +33,8 @@ def choose_run_dir(opts, chief=True):
     """(run directory to continue or None for a new one, snapshot to resume from or None) for --run_dir,
     --resume and --auto_resume.
 
-    --resume=PATH starts a new numbered run directory from that snapshot, as the official code does;
+    --resume=PATH starts a new numbered run directory from that snapshot (or, for a network file, from its
+    weights: the snapshot returned is None then, see resumes_from_pickle), as the official code does;
     --resume=latest and --auto_resume continue the newest run of this description (or --run_dir) in place."""
     latest = opts.resume == 'latest' or opts.auto_resume
     if opts.run_dir:
@@ -50,13 +51,27 @@ def choose_run_dir(opts, chief=True):
         if chief:
             remove_stale_temporaries(run_dir)
         snapshot = newest_valid_snapshot(run_dir)
-    elif opts.resume and opts.resume != 'latest':
+    elif opts.resume and opts.resume != 'latest' and not resumes_from_pickle(opts):
         snapshot = locate_snapshot(opts.resume)
     if opts.resume == 'latest' and snapshot is None:
         where = (f'--run_dir={opts.run_dir}' if opts.run_dir else
                  f'any run directory {os.path.join(opts.result_dir, "<number>-" + opts.desc)} (--desc={opts.desc})')
         raise FileNotFoundError(f'--resume=latest: no complete snapshot in {where}')
     return run_dir, snapshot
+
+
+def resumes_from_pickle(opts):
+    """Whether --resume names a network file (an official pickle, or an export load_network reads) rather than
+    a snapshot, a run directory or 'latest': the run takes that file's weights only (common/training/transfer.py).
+    Also true when --auto_resume continues such a run from its own snapshot: ada-pytorch decides by the flag
+    too (its --ada_kimg default is 100 when resuming)."""
+    return bool(opts.resume) and opts.resume != 'latest' and os.path.isfile(opts.resume)
+
+
+def fresh_state(opts):
+    """The TrainState of a run that does not continue a snapshot: images shown from --resume_kimg (official)."""
+    nimg = int(round(opts.resume_kimg * 1000))
+    return TrainState(cur_nimg=nimg, tick_start_nimg=nimg)
 
 
 def read_resume_state(snapshot):

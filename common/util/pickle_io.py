@@ -53,6 +53,7 @@ class Networks:
     augment_p: float = None
     augment_kwargs: dict = None
     training_set_kwargs: dict = None
+    kwargs: dict = None             # {'G': ..., 'D': ...}: what G and D were built from, as snapshots record it.
 
 
 def is_snapshot_dir(path):
@@ -389,4 +390,4 @@ def load_snapshot_networks(path, model, build_networks):
         restore_snapshot(path, {'G': G, 'D': D, 'Gs': Gs})
     except (SnapshotError, OSError) as e:
         raise NetworkLoadError(str(e)) from None
-    return Networks(G, D, Gs, path)
+    return Networks(G, D, Gs, path, kwargs=meta['kwargs'])
