@@ -55,6 +55,13 @@ class TrainingOptions:
     nan_max_rollbacks: int = 3              # Rollbacks allowed in a run before it stops.
     profile: int = 0                        # Minibatch groups to trace with the TensorBoard profiler (0 = off).
     loss_scaling_init: float = 15.0         # StyleGAN2 float16: initial log2 of the dynamic loss scale.
+    G_smoothing_rampup: Optional[float] = None  # StyleGAN2-ADA: Gs half-life at most this x images shown.
+    aug: str = 'noaug'                      # StyleGAN2-ADA augmentation of D's inputs: noaug, ada or fixed.
+    augment_p: float = 0.0                  # The fixed p (aug=fixed) or the initial p (aug=ada).
+    ada_target: float = 0.6                 # ADA: target of r_t = E[sign(D(real))].
+    augpipe: str = 'bgc'                    # ADA: AugmentPipe preset (common/ops/augment.py AUGPIPE_SPECS).
+    ada_kimg: float = 500                   # ADA: kimg for p to move by 1 (ada-pytorch: 100 from a pickle).
+    ada_interval: int = 4                   # ADA: minibatches between adjustments of p.
 
     def validate(self):
         if self.model not in families.names():
@@ -104,6 +111,7 @@ class TrainingOptions:
             raise OptionsError('--G_reg_interval and --D_reg_interval must be at least 1')
         if self.D_repeats < 1 or self.minibatch_repeats < 1:
             raise OptionsError('--D_repeats and --minibatch_repeats must be at least 1')
+        self._validate_augmentation(family)
         if self.grid_size not in ('1080p', '4k'):
             try:
                 w, h = (int(v) for v in self.grid_size.split('x'))
@@ -111,6 +119,25 @@ class TrainingOptions:
             except (ValueError, AssertionError):
                 raise OptionsError(f'--grid_size={self.grid_size}: expected 1080p, 4k or WxH (e.g. 8x4)')
         return self
+
+    def _validate_augmentation(self, family):
+        from common.ops.augment import AUGPIPE_SPECS
+        if self.aug not in ('noaug', 'ada', 'fixed'):
+            raise OptionsError(f'--aug={self.aug}: expected noaug, ada or fixed')
+        if self.aug != 'noaug' and not family.AUGMENTS:
+            raise OptionsError(f'--aug={self.aug}: adaptive discriminator augmentation is for '
+                               f'{" or ".join("--model=" + f.NAME for f in families.all_families() if f.AUGMENTS)}')
+        if not 0 <= self.augment_p <= 1:
+            raise OptionsError(f'--p={self.augment_p}: expected a probability in [0, 1]')
+        if not 0 <= self.ada_target <= 1:
+            raise OptionsError(f'--target={self.ada_target}: expected a value of E[sign(D(real))] in [0, 1]')
+        if self.augpipe not in AUGPIPE_SPECS:
+            raise OptionsError(f'--augpipe={self.augpipe}: expected one of {", ".join(AUGPIPE_SPECS)}')
+        if self.ada_kimg <= 0 or self.ada_interval < 1:
+            raise OptionsError(f'--ada_kimg={self.ada_kimg:g} (ada_interval={self.ada_interval}): expected a '
+                               f'positive number of kimg (and an interval of at least 1 minibatch)')
+        if self.G_smoothing_rampup is not None and self.G_smoothing_rampup <= 0:
+            raise OptionsError(f'G_smoothing_rampup={self.G_smoothing_rampup}: expected a positive factor or None')
 
     def to_json(self):
         return json.loads(json.dumps(dataclasses.asdict(self)))
