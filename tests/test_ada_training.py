@@ -94,7 +94,7 @@ def test_each_replica_and_round_augments_its_rows_as_one_call_on_the_whole_batch
     whole = RoundContext(7, step, 8, 16, 8, tf.constant(0)).augment(pipe, images, 2)
     parts = [RoundContext(7, step, 8, 16, 2, tf.constant(offset)).augment(pipe, images[offset:offset + 2], 2)
              for offset in range(0, 8, 2)]
-    np.testing.assert_allclose(tf.concat(parts, 0).numpy(), whole.numpy(), atol=1e-6)
+    np.testing.assert_allclose(tf.concat(parts, 0).numpy(), whole.numpy(), atol=3e-5)  # Batched matmul rounding.
     other = RoundContext(7, step, 8, 16, 8, tf.constant(0)).augment(pipe, images, 3)  # Another purpose: new draws.
     assert np.max(np.abs(other.numpy() - whole.numpy())) > 0.1
 
