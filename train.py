@@ -12,7 +12,6 @@
 ada-pytorch's spellings work too: --outdir, --gpus, --cfg, --mirror=1, --snap, --kimg, --batch.
 Flags are in flags/ (one module per group); the full options are written to <run_dir>/training_options.json.
 """
-import dataclasses
 import os
 import sys
 
@@ -68,8 +67,9 @@ def _network_overrides(G_kwargs, D_kwargs):
     return G_kwargs, D_kwargs, given
 
 
-def build_options():
-    """Preset, then command-line flags -> the run's TrainingOptions."""
+def build_options(data_dir=None):
+    """Preset, then command-line flags -> the run's TrainingOptions. `data_dir`: the TFRecord directory that
+    --data was prepared into (default: --data itself)."""
     from common.training.options import TrainingOptions
     from common.training.schedule import ScheduleOptions, SG2ScheduleOptions
     if F.model == 'stylegan2':
@@ -79,7 +79,11 @@ def build_options():
     config = F.config or default
     if config not in presets:
         raise ValueError(f'--config={config}: expected one of {", ".join(presets)} for --model={F.model}')
+    data = data_dir or F.data or EMBEDDED_DATA
     preset = presets[config]
+    if callable(preset):  # StyleGAN2-ADA 'auto': its formulas take the resolution and the GPU count.
+        from data.tfrecord_io import DatasetInfo
+        preset = preset(config, DatasetInfo(data).resolution, F.num_gpus or 1)
     G_kwargs, D_kwargs, network_flags = _network_overrides(dict(preset.get('G', {})), dict(preset.get('D', {})))
     top = _top_level_overrides({k: v for k, v in preset.items() if k not in ('G', 'D', 'sched')})
     if F.model == 'stylegan2':
@@ -101,14 +105,19 @@ def build_options():
             top['D_loss'] = {**top.get('D_loss', {}), 'gamma': F.gamma}
     else:
         sched = ScheduleOptions(**{**preset.get('sched', {}), **train_flags.schedule_overrides()})
+    top.update(train_flags.augment_overrides(top.get('aug', 'noaug')))
+    from common.training.resume import is_network_file
+    if is_network_file(F.resume):  # ada-pytorch when fine-tuning: ADA reacts faster, no EMA ramp-up.
+        top['G_smoothing_rampup'] = None
+        if F.ada_kimg is None:
+            top['ada_kimg'] = 100
     if F.metrics is not None:
         top['metrics'] = [m for m in F.metrics if m and m != 'none']
     top['metric_kwargs'] = {**top.get('metric_kwargs', {}), **train_flags.metric_overrides()}
     cond = F.cond or '0'  # Official default for both (dataset max_label_size=0): unconditional.
     if cond not in ('0', 'full') and not cond.isdigit():
         raise ValueError(f'--cond={cond}: expected 0, full or a number of label components')
-    data = F.data or EMBEDDED_DATA
-    desc = F.desc or f'{F.model}-{os.path.basename(data.rstrip("/"))}-{config}'
+    desc = F.desc or f'{F.model}-{os.path.basename((F.data or EMBEDDED_DATA).rstrip("/"))}-{config}'
     opts = TrainingOptions(model=F.model, config=config, data=data, result_dir=F.result_dir, desc=desc,
                            max_label_size=cond if cond == 'full' else int(cond),
                            G_kwargs=G_kwargs, D_kwargs=D_kwargs, sched=sched, **top).validate()
@@ -143,17 +152,19 @@ def main(argv):
     from common.training.loop import NothingToTrain, TrainingError, training_loop
     from data.tfrecord_io import DatasetError
     try:
-        opts, network_flags = build_options()
+        # The data first (plain Python, no TensorFlow): ADA's 'auto' config depends on its resolution.
+        if F.data is None:
+            ensure_embedded_dataset(EMBEDDED_DATA)
+            data_dir = EMBEDDED_DATA
+        else:  # An image folder or ada-pytorch zip: converted once into the TFRecord cache.
+            from data.prepare import resolve_dataset
+            data_dir = resolve_dataset(F.data)
+        opts, network_flags = build_options(data_dir)
         if F.worker_hosts:
             from common.training.distribute import configure_cluster
             configure_cluster(F.worker_hosts, F.task_index)
         from common.training.distribute import make_strategy
         make_strategy(opts.num_gpus, opts.tpu)  # First: a multi-worker strategy must exist before TensorFlow runs anything.
-        if F.data is None:
-            ensure_embedded_dataset(opts.data)
-        else:  # An image folder or ada-pytorch zip: converted once into the TFRecord cache.
-            from data.prepare import resolve_dataset
-            opts = dataclasses.replace(opts, data=resolve_dataset(opts.data))
         if F.tensorboard:
             from common.training.tensorboard import start_tensorboard
             start_tensorboard(opts.run_dir or opts.result_dir)

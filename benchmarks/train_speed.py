@@ -3,6 +3,7 @@
     python -m benchmarks.train_speed                       # ProGAN: the default run's networks (cpu-fashion32)
     python -m benchmarks.train_speed --config=res128       # ProGAN: a 128x128 RGB configuration
     python -m benchmarks.train_speed --model=stylegan2 --config=config-e --resolution=32 --minibatch=32
+    python -m benchmarks.train_speed --model=stylegan2 --config=config-e --resolution=32 --minibatch=32 --aug=fixed --p=0.5
     python -m benchmarks.train_speed --model=stylegan2 --config=config-e --resolution=32 --minibatch=32 --fp16 --xla
     python -m benchmarks.train_speed --model=stylegan2 --config=config-a --resolution=32 --minibatch=32 --fmap_base=2048
 
@@ -121,6 +122,7 @@ def stylegan2_speed():
     sizes = {k: FLAGS[k].value for k in ('fmap_base', 'fmap_max') if FLAGS[k].value is not None}
     sizes.update(train_flags.precision_overrides())  # --fp16, --num_fp16_res, --conv_clamp, --fp16_dtype.
     top = {k: v for k, v in preset.items() if k in ('D_loss', 'G_loss', 'lazy_regularization')}
+    top.update(train_flags.augment_overrides(preset.get('aug', 'noaug')))  # --aug=fixed --p=0.5: the pipe's cost.
     sched = {**preset.get('sched', {}), 'minibatch_size_base': minibatch, 'minibatch_size_dict': {},
              'minibatch_gpu_base': minibatch_gpu, 'minibatch_gpu_dict': {}}
     with tempfile.TemporaryDirectory() as tmp:
@@ -137,7 +139,7 @@ def stylegan2_speed():
         feed = iter(dataset.distribute(strategy, dataset.resolution, minibatch))
         count = lambda net: sum(int(np.prod(v.shape)) for v in net.trainable_variables)  # noqa: E731
         print(f'model=stylegan2 config={config} resolution={dataset.resolution} lod={sched.lod} minibatch={minibatch} '
-              f'xla={bool(FLAGS.xla)} precision={sizes.get("fp16_dtype", "float16") if sizes.get("num_fp16_res") else "float32"} '
+              f'xla={bool(FLAGS.xla)} aug={opts.aug}{f" p={opts.augment_p:g} {opts.augpipe}" if opts.aug != "noaug" else ""} precision={sizes.get("fp16_dtype", "float16") if sizes.get("num_fp16_res") else "float32"} '
               f'minibatch_gpu={minibatch_gpu} G params={count(parts.nets["G"])} D params={count(parts.nets["D"])} '
               f'threads intra={tf.config.threading.get_intra_op_parallelism_threads()}')
         ms, intervals, flops = {}, {}, {}

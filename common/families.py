@@ -6,6 +6,7 @@ Each family is a module (`pggan/family.py`, `stylegan2/family.py`) with the same
     TOOLS                       the family's generate command, for messages that point to it
     HAS_MAPPING                 whether Gs has a mapping network (PPL in W, truncation)
     MIXED_PRECISION             whether --num_fp16_res applies
+    AUGMENTS                    whether --aug (StyleGAN2-ADA augmentation of D's inputs) applies
     SCHEDULE_OPTIONS            the dataclass of its `sched` options
     network_kwargs(opts, dataset), build(opts, dataset, strategy) -> common.training.phases.TrainingParts
     load_network(path) -> Networks (G, D, Gs)

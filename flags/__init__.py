@@ -7,10 +7,12 @@ defaults; every flag given on the command line overrides it. Dicts keyed by reso
 """
 from absl import flags
 
-from . import data, run, schedule, network, regularization, metrics, scale, transfer
+from stylegan2 import ada_configs
+
+from . import data, run, schedule, network, regularization, augment, transfer, metrics, scale
 
 F = flags.FLAGS
-GROUPS = (data, run, schedule, network, regularization, metrics, scale, transfer)
+GROUPS = (data, run, schedule, network, regularization, augment, transfer, metrics, scale)
 
 _FP32_LIMITS = {'max_minibatch_per_gpu': {256: 16, 512: 8, 1024: 4}}  # Official "-fp32" line, on by default.
 
@@ -76,6 +78,9 @@ SG2_PRESETS = {
                          D=dict(fmap_base=512, fmap_max=128), gamma=10.0, total_kimg=20, grid_size='8x4',
                          image_snapshot_ticks=1, network_snapshot_ticks=5, sched=dict(tick_kimg_base=2, tick_kimg_dict={})),
 }
+# StyleGAN2-ADA's configs (ada-pytorch --cfg); 'auto' is computed from the dataset's resolution and --num_gpus.
+SG2_PRESETS.update({name: ada_configs.preset(name) for name in ada_configs.CFG_SPECS})
+SG2_PRESETS['auto'] = ada_configs.preset
 SG2_PRESETS['config-e-Gorig'] = SG2_PRESETS['config-e-Gorig-Dresnet']
 SG2_PRESETS['config-e-Gresnet'] = SG2_PRESETS['config-e-Gresnet-Dresnet']
 SG2_PRESETS['config-e-Dorig'] = SG2_PRESETS['config-e-Gskip-Dorig']
@@ -114,6 +119,23 @@ def precision_overrides():
     for name in ('num_fp16_res', 'conv_clamp', 'fp16_dtype'):
         if F[name].value is not None:
             out[name] = F[name].value
+    return out
+
+
+def augment_overrides(preset_aug='noaug'):
+    """The ADA flags -> TrainingOptions fields, with ada-pytorch's checks of which flags go together."""
+    aug = F.aug or preset_aug
+    given = {flag: F[flag].value for flag in ('p', 'target', 'augpipe', 'ada_kimg') if F[flag].value is not None}
+    if aug == 'fixed' and 'p' not in given:
+        raise ValueError('--aug=fixed requires --p (the fixed augmentation probability)')
+    if aug == 'noaug' and given:
+        raise ValueError(f'--{next(iter(given))}: needs --aug=ada or --aug=fixed (this run has --aug=noaug)')
+    if 'target' in given and aug != 'ada':
+        raise ValueError(f'--target={given["target"]:g}: only with --aug=ada')
+    out = {'aug': aug}
+    for flag, field in (('p', 'augment_p'), ('target', 'ada_target'), ('augpipe', 'augpipe'), ('ada_kimg', 'ada_kimg')):
+        if flag in given:
+            out[field] = given[flag]
     return out
 
 

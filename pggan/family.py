@@ -10,6 +10,7 @@ TITLE = 'Progressive GAN'
 TOOLS = 'python -m pggan.generate'
 HAS_MAPPING = False
 MIXED_PRECISION = False
+AUGMENTS = False                # No StyleGAN2-ADA augmentation of D's inputs (--aug).
 SCHEDULE_OPTIONS = ScheduleOptions
 
 

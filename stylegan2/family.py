@@ -12,6 +12,7 @@ TITLE = 'StyleGAN2'
 TOOLS = 'python -m stylegan2.generate'
 HAS_MAPPING = True
 MIXED_PRECISION = True
+AUGMENTS = True                 # --aug: StyleGAN2-ADA augmentation of D's inputs.
 SCHEDULE_OPTIONS = SG2ScheduleOptions
 
 

@@ -7,6 +7,10 @@ they can run lazily; the caller multiplies them by the interval.
 
 `level` (progressive configs a-d): floor(lod) of the current resolution, passed on to the growing networks
 (see stylegan2/networks_progressive.py); None for networks that do not grow.
+
+`augment` (StyleGAN2-ADA, ada-pytorch `run_D`): images -> augmented images, applied to everything D scores;
+R1 is taken with respect to the un-augmented reals, through the augmentation. The signs of the real scores
+are reported (`Loss/signs/real`, sums) for ADA's overfitting heuristic, as ada-pytorch reports them.
 """
 import numpy as np
 import tensorflow as tf
@@ -32,9 +36,13 @@ def generate(G, latents, labels, noise=None, mixing_latents=None, mixing_cutoff=
     return G.synthesis(ws, noise_mode='random', noise=noise, **_at(level)), ws
 
 
-def G_logistic_ns(G, D, latents, labels, level=None, **mixing):
+def _scored(augment, images):
+    return images if augment is None else augment(images)
+
+
+def G_logistic_ns(G, D, latents, labels, level=None, augment=None, **mixing):
     fakes, _ = generate(G, latents, labels, level=level, **mixing)
-    fake_scores = D(fakes, labels, **_at(level))
+    fake_scores = D(_scored(augment, fakes), labels, **_at(level))
     loss = tf.reduce_sum(tf.nn.softplus(-fake_scores))
     return loss, {'Loss/scores/fake': tf.reduce_sum(fake_scores)}
 
@@ -59,20 +67,22 @@ def G_pathreg(G, pl_latents, pl_labels, pl_noise, pl_mean, pl_decay=0.01, pl_wei
     return penalty * pl_weight, new_mean, {'Loss/pl_lengths': tf.reduce_sum(lengths), 'Loss/pl_penalty': penalty}
 
 
-def D_logistic(G, D, latents, labels, reals, level=None, **mixing):
+def D_logistic(G, D, latents, labels, reals, level=None, augment_reals=None, augment_fakes=None, **mixing):
     fakes, _ = generate(G, latents, labels, level=level, **mixing)
-    real_scores = D(reals, labels, **_at(level))
-    fake_scores = D(fakes, labels, **_at(level))
+    real_scores = D(_scored(augment_reals, reals), labels, **_at(level))
+    fake_scores = D(_scored(augment_fakes, fakes), labels, **_at(level))
     loss = tf.reduce_sum(tf.nn.softplus(fake_scores)) + tf.reduce_sum(tf.nn.softplus(-real_scores))
-    return loss, {'Loss/scores/real': tf.reduce_sum(real_scores), 'Loss/scores/fake': tf.reduce_sum(fake_scores)}
+    return loss, {'Loss/scores/real': tf.reduce_sum(real_scores), 'Loss/scores/fake': tf.reduce_sum(fake_scores),
+                  'Loss/signs/real': tf.reduce_sum(tf.sign(real_scores))}
 
 
-def D_r1(D, reals, labels, gamma=10.0, level=None):
+def D_r1(D, reals, labels, gamma=10.0, level=None, augment=None):
     """R1: gamma/2 * |grad D(reals)|^2 per sample, summed."""
     with tf.GradientTape() as tape:
         tape.watch(reals)
-        real_scores = D(reals, labels, **_at(level))
+        real_scores = D(_scored(augment, reals), labels, **_at(level))
         total = tf.reduce_sum(real_scores)
     grads = tape.gradient(total, reals)
     penalty = tf.reduce_sum(tf.square(grads), axis=[1, 2, 3])
-    return tf.reduce_sum(penalty) * (gamma * 0.5), {'Loss/r1_penalty': tf.reduce_sum(penalty)}
+    return tf.reduce_sum(penalty) * (gamma * 0.5), {'Loss/r1_penalty': tf.reduce_sum(penalty),
+                                                    'Loss/signs/real': tf.reduce_sum(tf.sign(real_scores))}

@@ -17,7 +17,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from common.ops.augment import AugmentPipe
 from common.ops.layers import process_reals
+from common.training.ada import AdaptiveAugment
 from common.ops.mixed_precision import LossScale
 from common.util.cli import OptionsError
 from common.training.freeze import trained_variables
@@ -29,6 +31,8 @@ from stylegan2.loading import build_networks
 # Purposes of the stateless random draws (see RoundContext); noise layers take a block of 32 each.
 _GMAIN, _GREG, _DMAIN = 0, 64, 128
 _NOISE = 32
+# Purposes of the augmentations of D's inputs (RoundContext.augment keys them apart from the draws above).
+_AUG_GMAIN_FAKES, _AUG_DMAIN_FAKES, _AUG_DMAIN_REALS, _AUG_DREG_REALS = range(4)
 
 
 def network_kwargs(opts, dataset):
@@ -57,6 +61,9 @@ def build(opts, dataset, strategy):
         D_opt.build(D_vars)
         pl_mean = tf.Variable(0.0, trainable=False, name='pl_mean',
                               aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+        augment = _augmentation(opts)
+        images_shown = tf.Variable(0.0, trainable=False, dtype=tf.float64, name='images_shown',
+                                   aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         # One dynamic loss scale per optimizer (official tflib), where that network has float16 blocks.
         G_scale, D_scale = (LossScale(name, opts.loss_scaling_init) if _uses_float16(net, kwargs[key], key) else None
                             for name, net, key in (('TrainG', G.synthesis, 'G'), ('TrainD', D, 'D')))
@@ -98,9 +105,12 @@ def build(opts, dataset, strategy):
                         mixing_cutoff=tf.where(mix, cutoff, cur_layers))
         return args
 
+    def augmented(ctx, purpose):  # ada-pytorch run_D: the pipe on every image D scores (None: --aug=noaug).
+        return (lambda images: ctx.augment(augment.pipe, images, purpose)) if augment else None
+
     def G_main(ctx):
         loss, stats = losses.G_logistic_ns(G, D, ctx.normal([G.z_dim], _GMAIN), random_labels(ctx, _GMAIN + 4),
-                                           **fakes_args(ctx, _GMAIN))
+                                           augment=augmented(ctx, _AUG_GMAIN_FAKES), **fakes_args(ctx, _GMAIN))
         if not lazy and path_length:
             reg, reg_stats = G_reg_term(ctx)
             loss, stats = loss + reg, {**stats, **reg_stats}
@@ -122,18 +132,27 @@ def build(opts, dataset, strategy):
 
     def D_main(ctx, reals, labels):
         reals = full_reals(reals)
-        loss, stats = losses.D_logistic(G, D, ctx.normal([G.z_dim], _DMAIN), labels, reals, **fakes_args(ctx, _DMAIN))
-        if not lazy:
-            reg, reg_stats = losses.D_r1(D, reals, labels, level=level(ctx), **opts.D_loss)
+        loss, stats = losses.D_logistic(G, D, ctx.normal([G.z_dim], _DMAIN), labels, reals,
+                                        augment_reals=augmented(ctx, _AUG_DMAIN_REALS),
+                                        augment_fakes=augmented(ctx, _AUG_DMAIN_FAKES), **fakes_args(ctx, _DMAIN))
+        if not lazy:  # ada-pytorch 'Dboth': R1 of the same augmented reals (their signs counted once).
+            reg, reg_stats = losses.D_r1(D, reals, labels, level=level(ctx), augment=augmented(ctx, _AUG_DMAIN_REALS),
+                                         **opts.D_loss)
             loss, stats = loss + reg, {**stats, **reg_stats}
         return loss, {'Loss/D': loss, **stats}
 
     def D_reg(ctx, reals, labels):
-        reg, stats = losses.D_r1(D, full_reals(reals), labels, level=level(ctx), **opts.D_loss)
+        reg, stats = losses.D_r1(D, full_reals(reals), labels, level=level(ctx),
+                                 augment=augmented(ctx, _AUG_DREG_REALS), **opts.D_loss)
         return reg * opts.D_reg_interval, {'Loss/D_reg': reg, **stats}
 
     def update_Gs(global_batch):
-        beta = 0.5 ** (global_batch / (opts.G_smoothing_kimg * 1000.0)) if opts.G_smoothing_kimg > 0 else 0.0
+        if opts.G_smoothing_rampup is not None:  # StyleGAN2-ADA: a shorter half-life early in training.
+            ema_nimg = tf.minimum(tf.constant(opts.G_smoothing_kimg * 1000.0, tf.float64),
+                                  images_shown * opts.G_smoothing_rampup)
+            beta = tf.cast(tf.pow(tf.constant(0.5, tf.float64), global_batch / tf.maximum(ema_nimg, 1e-8)), tf.float32)
+        else:
+            beta = 0.5 ** (global_batch / (opts.G_smoothing_kimg * 1000.0)) if opts.G_smoothing_kimg > 0 else 0.0
         for gs_var, g_var in zip(Gs.weights, G.weights):  # dlatent_avg too (official: non-trainables beta 0).
             gs_var.assign(g_var + (gs_var - g_var) * (beta if g_var.trainable else 0.0))
 
@@ -153,7 +172,7 @@ def build(opts, dataset, strategy):
     if lazy:
         phases.append(Phase('Dreg', D_reg, D_opt, D_vars, uses_reals=True, interval=opts.D_reg_interval,
                             loss_scale=D_scale, xla=opts.xla))
-    extra_state = {'pl_mean': pl_mean}
+    extra_state = {'pl_mean': pl_mean, **(augment.trackables() if augment else {})}
     loss_scales = {scale.name: scale for scale in (G_scale, D_scale) if scale}
     for scale in loss_scales.values():
         extra_state.update(scale.trackables())
@@ -163,7 +182,18 @@ def build(opts, dataset, strategy):
         schedule=lambda nimg: training_schedule(nimg, dataset.resolution_log2, strategy.num_replicas_in_sync,
                                                 opts.sched),
         resets_optimizers=progressive and opts.reset_opt_for_new_lod,  # Configs e and f do not grow.
-        extra_state=extra_state, loss_scales=loss_scales)
+        extra_state=extra_state, loss_scales=loss_scales, augment=augment,
+        images_shown=images_shown if opts.G_smoothing_rampup is not None else None)
+
+
+def _augmentation(opts):
+    """StyleGAN2-ADA's augmentation of D's inputs (ada-pytorch: a pipe only where p > 0 or p adapts)."""
+    if opts.aug == 'noaug' or (opts.aug == 'fixed' and opts.augment_p == 0):
+        return None
+    pipe = AugmentPipe.from_preset(opts.augpipe)
+    pipe.p.assign(opts.augment_p)
+    return AdaptiveAugment(pipe, target=opts.ada_target if opts.aug == 'ada' else None, interval=opts.ada_interval,
+                           kimg=opts.ada_kimg)
 
 
 def _uses_float16(net, kwargs, key):

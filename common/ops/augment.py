@@ -301,13 +301,23 @@ class _Draws:
     random words; each parameter owns fixed columns of it (_SLOTS: two for its value, one for its gate), so a
     transform's draws do not change when other transforms are switched on or off."""
 
-    def __init__(self, seed, batch_size, p, debug_percentile):
+    def __init__(self, seed, batch_size, p, debug_percentile, rows=None):
         self.seed, self.n, self.p = tf.convert_to_tensor(seed), batch_size, tf.convert_to_tensor(p)
         self.q = None if debug_percentile is None else tf.cast(debug_percentile, tf.float32)
+        self.rows = rows
         # Philox integers are the same bits with and without XLA; TF's float conversion is not (XLA reads the
         # high bits, the CPU kernel the low ones), so the floats are made here from the integers.
-        self.words = tf.random.stateless_uniform([batch_size, 3 * len(_SLOTS)], self.seed, minval=None,
-                                                 maxval=None, dtype=tf.uint32, alg='philox')
+        self.words = self._words([3 * len(_SLOTS)], self.seed)
+
+    def _words(self, tail, key):
+        """[N, *tail] random uint32: this call's rows of a draw for the whole batch of `rows` (see call)."""
+        if self.rows is None:
+            return tf.random.stateless_uniform([self.n, *tail], key, minval=None, maxval=None, dtype=tf.uint32,
+                                               alg='philox')
+        offset, total = self.rows
+        words = tf.random.stateless_uniform([total, *tail], key, minval=None, maxval=None, dtype=tf.uint32,
+                                            alg='philox')
+        return tf.slice(words, [offset] + [0] * len(tail), [self.n] + [-1] * len(tail))
 
     def _columns(self, slot, offset, shape):
         first = 3 * _SLOTS[slot] + offset
@@ -323,9 +333,7 @@ class _Draws:
 
     def pixel_normal(self, shape):
         """[N, *shape] N(0, 1), from its own Philox stream."""
-        key = tf.random.experimental.stateless_fold_in(self.seed, 1, alg='philox')
-        return _normal23(tf.random.stateless_uniform([self.n, *shape], key, minval=None, maxval=None,
-                                                     dtype=tf.uint32, alg='philox'))
+        return _normal23(self._words(shape, tf.random.experimental.stateless_fold_in(self.seed, 1, alg='philox')))
 
     def gated(self, slot, value, identity, probability, debug):
         """The official `torch.where(rand < probability, value, identity)` per image, then in debug mode the
@@ -407,10 +415,13 @@ class AugmentPipe(keras.layers.Layer):
             raise ValueError(f'unknown augment pipe preset {name!r}: expected one of {", ".join(AUGPIPE_SPECS)}')
         return cls(**{**AUGPIPE_SPECS[name], **kwargs})
 
-    def call(self, images, seed=None, debug_percentile=None):
+    def call(self, images, seed=None, debug_percentile=None, row_offset=None, total_rows=None):
         """images [N, H, W, C] -> [N, H, W, C].
 
         seed: [2] int32/int64 tensor, the key of every random draw (required).
+        row_offset, total_rows: when `images` are rows row_offset .. row_offset + N - 1 of a batch of
+            `total_rows` (an int) split over replicas and rounds: each image then gets the draws it would get
+            in one call on the whole batch, so training does not depend on the split (N must be static).
         debug_percentile: None, or q in [0, 1): every transform's parameter after the probability gate is
             replaced by ada-pytorch's fixed function of q, so each enabled transform is applied (the per-pixel
             noise itself stays random).
@@ -421,7 +432,10 @@ class AugmentPipe(keras.layers.Layer):
         if seed is None:
             raise ValueError('AugmentPipe: seed is required (a [2] integer tensor keying the random draws)')
         n, h, w, channels = tf.shape(images)[0], int(images.shape[1]), int(images.shape[2]), int(images.shape[3])
-        d = _Draws(seed, n, self.p, debug_percentile)
+        rows = None
+        if total_rows is not None:
+            n, rows = int(images.shape[0]), (row_offset, int(total_rows))
+        d = _Draws(seed, n, self.p, debug_percentile, rows)
         params = self._draw(d, channels)
         g_inv = self._geometry_matrix(params, n, h, w)
         if g_inv is not None:

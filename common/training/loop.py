@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from common import families
 from common.training.distribute import any_worker, is_chief, make_strategy, num_workers  # noqa: F401 (make_strategy: API)
+from common.training.ada import SIGNS
 from common.training.evaluation import snapshot_metrics
 from common.util.flops import cached_peak_gflops
 from common.util.images import create_image_grid, save_png, to_uint8_progan
@@ -194,10 +195,12 @@ class _Run:
     def minibatch_group(self, sched):
         """--minibatch_repeats minibatches: each runs the phases due at its step, in order; a phase's repeats
         (ProGAN D_repeats) take new reals, shared by the phases with the same repeat index."""
-        state, compiled = self.state, self.compiled
+        state, compiled, augment = self.state, self.compiled, self.parts.augment
         rounds = sched.minibatch // (sched.minibatch_gpu * self.strategy.num_replicas_in_sync)
         with _step_errors(self.family, sched, self.strategy):
             for _ in range(self.opts.minibatch_repeats):
+                if self.parts.images_shown is not None:
+                    self.parts.images_shown.assign(state.cur_nimg)
                 batches = []
                 for phase in self.parts.phases:
                     if state.step % phase.interval:
@@ -210,11 +213,16 @@ class _Run:
                                 state.cur_nimg += sched.minibatch
                                 state.data_position += sched.minibatch
                             args += tuple(batches[repeat])
-                        self.tick_stats.append((sched.minibatch, compiled.fns[phase.name](*args)))
+                        stats = compiled.fns[phase.name](*args)
+                        self.tick_stats.append((sched.minibatch, stats))
+                        if augment:
+                            augment.observe(stats, sched.minibatch)
                         if self.chief and self.tick_flops is not None:
                             flops = compiled.flops(phase.name, args)
                             self.tick_flops = None if flops is None else self.tick_flops + flops
                 state.step += 1
+                if augment:
+                    augment.after_minibatch(state.step, sched.minibatch)
         self.bar.update(min(state.cur_nimg, self.total_nimg) - self.bar.n)
         self.profiler.after_group()
 
@@ -258,6 +266,10 @@ class _Run:
         for name, scale in self.parts.loss_scales.items():                         # Float16 loss scales.
             scalars.update({f'{name}/loss_scaling_log2': float(scale.log2.numpy()),
                             f'{name}/overflows': int(scale.overflows.numpy())})
+        signs = ''
+        if SIGNS in means:  # The overfitting heuristic and the augmentation strength, as ada-pytorch's tick line.
+            scalars['Progress/augment'] = p = float(self.parts.augment.p.numpy()) if self.parts.augment else 0.0
+            signs = f' rt {means[SIGNS]:.3f} augment {p:.3f}'
         scales = ''.join(f' ls{name[-1]} {scalars[f"{name}/loss_scaling_log2"]:.2f}' for name in self.parts.loss_scales)
         self.bar.set_postfix_str(f'lod {sched.lod:.2f} ' + ' '.join(f'{k.split("/")[1]} {v:.3f}' for k, v in
                                                                     means.items() if k in ('Loss/G', 'Loss/D')))
@@ -266,7 +278,7 @@ class _Run:
                    f'sec/kimg {tick_time / max(tick_kimg, 1e-9):<7.2f} img/s {tick_kimg * 1000 / max(tick_time, 1e-9):<7.1f} '
                    + (f'MFU {mfu:<6.1%} ' if mfu is not None else '') +
                    f'G {means.get("Loss/G", float("nan")):<8.3f} D {means.get("Loss/D", float("nan")):<8.3f} '
-                   f'traces {compiled.traces}{scales}')
+                   f'traces {compiled.traces}{signs}{scales}')
         with self.writer.as_default(step=state.cur_nimg):
             for k, v in scalars.items():
                 tf.summary.scalar(k, v)

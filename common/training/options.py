@@ -59,6 +59,13 @@ class TrainingOptions:
     resume_kimg: float = 0.0                # Images shown (kimg) at the start of a run from a pickle (official).
     freezed: int = 0                        # Freeze-D: D's first N layers stay fixed (ada-pytorch counting).
     freezeG: int = 0                        # FreezeG: the first N layers of G's synthesis network stay fixed.
+    G_smoothing_rampup: Optional[float] = None  # StyleGAN2-ADA: Gs half-life at most this x images shown.
+    aug: str = 'noaug'                      # StyleGAN2-ADA augmentation of D's inputs: noaug, ada or fixed.
+    augment_p: float = 0.0                  # The fixed p (aug=fixed) or the initial p (aug=ada).
+    ada_target: float = 0.6                 # ADA: target of r_t = E[sign(D(real))].
+    augpipe: str = 'bgc'                    # ADA: AugmentPipe preset (common/ops/augment.py AUGPIPE_SPECS).
+    ada_kimg: float = 500                   # ADA: kimg for p to move by 1 (ada-pytorch: 100 from a pickle).
+    ada_interval: int = 4                   # ADA: minibatches between adjustments of p.
 
     def validate(self):
         if self.model not in families.names():
@@ -109,6 +116,7 @@ class TrainingOptions:
         if self.D_repeats < 1 or self.minibatch_repeats < 1:
             raise OptionsError('--D_repeats and --minibatch_repeats must be at least 1')
         self._validate_transfer()
+        self._validate_augmentation(family)
         if self.grid_size not in ('1080p', '4k'):
             try:
                 w, h = (int(v) for v in self.grid_size.split('x'))
@@ -127,6 +135,24 @@ class TrainingOptions:
         for flag in ('freezed', 'freezeG'):
             if getattr(self, flag) < 0:
                 raise OptionsError(f'--{flag}={getattr(self, flag)}: expected 0 (nothing frozen) or a number of layers')
+    def _validate_augmentation(self, family):
+        from common.ops.augment import AUGPIPE_SPECS
+        if self.aug not in ('noaug', 'ada', 'fixed'):
+            raise OptionsError(f'--aug={self.aug}: expected noaug, ada or fixed')
+        if self.aug != 'noaug' and not family.AUGMENTS:
+            raise OptionsError(f'--aug={self.aug}: adaptive discriminator augmentation is for '
+                               f'{" or ".join("--model=" + f.NAME for f in families.all_families() if f.AUGMENTS)}')
+        if not 0 <= self.augment_p <= 1:
+            raise OptionsError(f'--p={self.augment_p}: expected a probability in [0, 1]')
+        if not 0 <= self.ada_target <= 1:
+            raise OptionsError(f'--target={self.ada_target}: expected a value of E[sign(D(real))] in [0, 1]')
+        if self.augpipe not in AUGPIPE_SPECS:
+            raise OptionsError(f'--augpipe={self.augpipe}: expected one of {", ".join(AUGPIPE_SPECS)}')
+        if self.ada_kimg <= 0 or self.ada_interval < 1:
+            raise OptionsError(f'--ada_kimg={self.ada_kimg:g} (ada_interval={self.ada_interval}): expected a '
+                               f'positive number of kimg (and an interval of at least 1 minibatch)')
+        if self.G_smoothing_rampup is not None and self.G_smoothing_rampup <= 0:
+            raise OptionsError(f'G_smoothing_rampup={self.G_smoothing_rampup}: expected a positive factor or None')
 
     def to_json(self):
         return json.loads(json.dumps(dataclasses.asdict(self)))

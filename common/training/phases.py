@@ -41,12 +41,15 @@ class TrainingParts:
     resets_optimizers: bool
     extra_state: dict = dataclasses.field(default_factory=dict)  # Other trackables to snapshot (e.g. pl_mean).
     loss_scales: dict = dataclasses.field(default_factory=dict)  # name -> LossScale (float16 networks).
+    augment: Optional[object] = None        # common.training.ada.AdaptiveAugment (--aug=ada or fixed).
+    images_shown: Optional[tf.Variable] = None  # Set by the loop before each minibatch (the Gs EMA ramp-up).
 
 
 # Philox by name, not 'auto_select' (which may pick another generator on another device). XLA's kernels
 # turn the same seed into other numbers than TensorFlow's, so --xla runs draw their own (equally valid)
 # latents and noise; a run resumes bit-exactly under the setting it was started with.
 _RNG = 'philox'
+_AUGMENT_KEY = 1 << 20
 
 
 @dataclasses.dataclass
@@ -86,6 +89,14 @@ class RoundContext:
         """One value shared by the whole global batch (e.g. the style-mixing cutoff)."""
         return tf.random.stateless_uniform([], self._seed(purpose), minval=minval, maxval=maxval, dtype=dtype,
                                            alg=_RNG)
+
+    def augment(self, pipe, images, purpose):
+        """`pipe(images)` (common.ops.augment.AugmentPipe) with this round's rows of a draw for the whole global
+        batch. Its keys are folded from (seed, step) apart from `_seed`'s, so an augmentation shares no numbers
+        with the latents and noise of this or any other step."""
+        key = tf.random.experimental.stateless_fold_in(tf.stack([tf.constant(self.seed, tf.int64), self.step]),
+                                                       _AUGMENT_KEY + purpose, alg=_RNG)
+        return pipe(images, seed=key, row_offset=self.offset, total_rows=self.global_batch)
 
     def _seed(self, purpose):
         return tf.stack([tf.constant(self.seed, tf.int64), self.step * 64 + purpose])

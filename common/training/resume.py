@@ -65,7 +65,12 @@ def resumes_from_pickle(opts):
     a snapshot, a run directory or 'latest': the run takes that file's weights only (common/training/transfer.py).
     Also true when --auto_resume continues such a run from its own snapshot: ada-pytorch decides by the flag
     too (its --ada_kimg default is 100 when resuming)."""
-    return bool(opts.resume) and opts.resume != 'latest' and os.path.isfile(opts.resume)
+    return is_network_file(opts.resume)
+
+
+def is_network_file(resume):
+    """Whether a --resume value names a file (a network pickle), not a snapshot, a run directory or 'latest'."""
+    return bool(resume) and resume != 'latest' and os.path.isfile(resume)
 
 
 def fresh_state(opts):
