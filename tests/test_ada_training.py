@@ -151,9 +151,10 @@ def test_fine_tuning_from_a_pickle_reacts_faster_without_ema_rampup(train_flags,
     (['--aug=sometimes'], '--aug=sometimes: expected noaug, ada or fixed'),
     (['--augpipe=bgc'], '--augpipe: needs --aug=ada or --aug=fixed'),
     (['--aug=ada', '--model=pggan', '--config=cpu-fashion32'], '--aug=ada: adaptive discriminator augmentation is for --model=stylegan2')])
-def test_bad_ada_flags_are_one_error_naming_the_flag(args, message, tmp_path, capsys):
+def test_bad_ada_flags_are_one_error_naming_the_flag(args, message, tiny_labelled_rgb8, tmp_path, capsys):
     import train
-    argv = ['train.py', '--model=stylegan2', '--config=cpu-config-e', f'--result_dir={tmp_path}'] + args
+    argv = ['train.py', '--model=stylegan2', '--config=cpu-config-e', f'--data={tiny_labelled_rgb8}',
+            f'--result_dir={tmp_path}'] + args
     with flagsaver.flagsaver():
         flags.FLAGS.unparse_flags()
         flags.FLAGS(argv)

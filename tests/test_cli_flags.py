@@ -55,7 +55,7 @@ def test_train_help_lists_every_training_flag_once_under_its_group_and_no_absl_f
     for heading, body in zip(headings, sections[2::2]):
         assert sorted(listed_flags(body)) == sorted(f.name for f in by_module[heading]), heading
     listed = listed_flags(result.stdout)
-    assert len(listed) == len(set(listed)) == 88                       # 81 flags and 7 ada-pytorch aliases.
+    assert len(listed) == len(set(listed)) == 93                       # 86 flags and 7 ada-pytorch aliases.
     assert not {'verbosity', 'logtostderr', 'flagfile', 'pdb'} & set(listed)
 
 
