@@ -82,9 +82,9 @@ def plot(results, path):
         def xy(k, v):
             return x0 + (x1 - x0) * k / kmax, y0 + (y1 - y0) * (v - lo) / (hi - lo)
         draw.rectangle([x0, y1, x1, y0], outline='black')
-        for v in np.linspace(lo, hi, 7):
+        for v in np.arange(lo, hi + 1e-9, 0.2):
             draw.text((5, xy(0, v)[1] - 6), f'{v:.1f}', fill='black')
-        for k in np.linspace(0, kmax, 6):
+        for k in np.arange(0, kmax + 1e-9, max(1, round(kmax / 5))):
             draw.text((xy(k, lo)[0] - 10, y0 + 5), f'{k:g}', fill='black')
         draw.text((x0, top + 15), f'{title}   (x: kimg)', fill='black')
         if key == 'rt':
