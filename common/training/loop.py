@@ -166,7 +166,7 @@ class _Run:
         self.feed, self.feed_key = None, None
         self.tick_stats, self.tick_start_time, self.last_fakes, self.tick_flops = [], time.time(), None, 0
         self.start_time = time.time() - state.total_time
-        if state.cur_nimg == 0:
+        if state.cur_tick == 0:  # A fresh run (also from a pickle at --resume_kimg): the initial grid.
             self.last_fakes = self._save_fakes()[0]
         self.profiler = _Profiler(os.path.join(run_dir, 'profile'), opts.profile if chief else 0)
         self.bar = _kimg_bar(state.cur_nimg, self.total_nimg)
