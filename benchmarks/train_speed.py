@@ -29,7 +29,7 @@ from absl import app, flags  # noqa: E402
 import flags as train_flags  # noqa: E402
 from common.util.flops import graph_flops, matmul_peak_gflops  # noqa: E402  (train.py's flags: --model, --config, --xla, --minibatch_gpu are reused)
 
-# --config: pggan default|res128; stylegan2 a preset of flags.SG2_PRESETS (default config-e).
+# --config: pggan default|res128; stylegan2 a preset of stylegan2/options.py SG2_PRESETS (default config-e).
 # --xla: default on for pggan, off for stylegan2. --minibatch_gpu: default the whole minibatch (as peer_ada).
 flags.DEFINE_integer('resolution', 32, 'StyleGAN2: image resolution.')
 flags.DEFINE_integer('steps', 3, 'Timed iterations per resolution.')
@@ -39,7 +39,7 @@ flags.DEFINE_string('official_json', None, 'StyleGAN2: result of ../shared/bench
 FLAGS = flags.FLAGS
 
 CONFIGS = {
-    # The default run (flags.PRESETS['cpu-fashion32']): 32x32 grayscale.
+    # The default run (pggan/options.py PRESETS['cpu-fashion32']): 32x32 grayscale.
     'default': dict(resolution=32, channels=1, minibatch=16, G=dict(fmap_base=256, fmap_max=64, latent_size=64),
                     D=dict(fmap_base=256, fmap_max=64)),
     # A 128x128 RGB configuration with the official layer structure and narrower feature maps.
@@ -115,7 +115,8 @@ def stylegan2_speed():
     from stylegan2 import training
 
     config = FLAGS.config or 'config-e'
-    preset = train_flags.SG2_PRESETS[config]
+    from stylegan2.options import SG2_PRESETS
+    preset = SG2_PRESETS[config]
     minibatch = FLAGS.minibatch or 32
     minibatch_gpu = FLAGS.minibatch_gpu or minibatch
     sizes = {k: FLAGS[k].value for k in ('fmap_base', 'fmap_max') if FLAGS[k].value is not None}
