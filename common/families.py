@@ -6,7 +6,6 @@ Each family is a module (`pggan/family.py`, `stylegan2/family.py`) with the same
     Options, FLAGS, PRESETS     its own options (flat in TrainingOptions), flags and presets (see below)
     TOOLS                       the family's generate command, for messages that point to it
     HAS_MAPPING                 whether Gs has a mapping network (PPL in W, truncation)
-    MIXED_PRECISION             whether --num_fp16_res applies
     SCHEDULE_OPTIONS            the dataclass of its `sched` options
     network_kwargs(opts, dataset), build(opts, dataset, strategy) -> common.training.phases.TrainingParts
     load_network(path) -> Networks (G, D, Gs)
@@ -21,6 +20,7 @@ flags are derived from: NAME, TITLE, Options (a dataclass of option() fields), S
 returns it without building anything.
 """
 import functools
+import importlib.util
 
 _NAMES = ('pggan', 'stylegan2')
 
@@ -92,3 +92,16 @@ def load_any_network(path):
             errors.append(e)
     redirects = [f'{name}.load_network' for name in _NAMES]
     raise next((e for e in errors if not any(r in str(e) for r in redirects)), errors[0])
+
+
+def load_tool_network(load_network, path, tool):
+    """load_network(path) for the tool `python -m <family>.<tool>` (e.g. tool='generate'): a network of the
+    other model family is one NetworkLoadError naming the tool for it, or saying there is none."""
+    from common.util.pickle_io import NetworkLoadError, OtherFamilyError
+    print(f'Loading network from "{path}"...')
+    try:
+        return load_network(path)
+    except OtherFamilyError as e:
+        module = f'{e.family}.{tool}'
+        there = 'use' if importlib.util.find_spec(module) is not None else 'there is no'
+        raise NetworkLoadError(f'{path}: this is a {title(e.family)} network; {there} python -m {module}') from None

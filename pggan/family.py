@@ -8,7 +8,6 @@ from pggan.training import build, network_kwargs  # noqa: F401 (interface)
 
 TOOLS = 'python -m pggan.generate'
 HAS_MAPPING = False
-MIXED_PRECISION = False
 
 
 def sampler(Gs):

@@ -7,6 +7,7 @@ from common.util.pickle_io import (NetworkLoadError, Networks, NetworkState, Oth
                               is_snapshot_dir, load_snapshot_networks, read_network_triple)
 from common.training.run_dir import resolve_network_path
 from pggan.networks import D_paper, G_paper
+from pggan.options import NAME, TITLE
 
 
 def network_variables(net):
@@ -76,4 +77,4 @@ def build_networks(kwargs):
 
 
 def _load_snapshot(path):
-    return load_snapshot_networks(path, 'pggan', build_networks)
+    return load_snapshot_networks(path, NAME, TITLE, build_networks)

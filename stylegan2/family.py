@@ -10,7 +10,6 @@ from stylegan2.training import build, network_kwargs  # noqa: F401 (interface)
 
 TOOLS = 'python -m stylegan2.generate'
 HAS_MAPPING = True
-MIXED_PRECISION = True
 
 
 def sampler(Gs):

@@ -23,6 +23,7 @@ from stylegan2.networks import Discriminator
 from stylegan2.generator import Generator
 from stylegan2.networks_progressive import StyleGANDiscriminator
 from stylegan2.networks_stylegan import BasicDiscriminator, StyleGenerator
+from stylegan2.options import NAME, TITLE
 
 
 
@@ -212,7 +213,7 @@ def build_networks(kwargs):
 
 
 def _load_snapshot(path):
-    return load_snapshot_networks(path, 'stylegan2', build_networks)
+    return load_snapshot_networks(path, NAME, TITLE, build_networks)
 
 
 # ---------------------------------------------------------------------------------------------------------------
