@@ -9,7 +9,8 @@
     python train.py --data=... --run_dir=/shared/run --worker_hosts=a:2222,b:2222 --task_index=0   # on a; 1 on b
 
 ada-pytorch's spellings work too: --outdir, --gpus, --cfg, --mirror=1, --snap, --kimg, --batch.
-Flags are in flags/ (one module per group); the full options are written to <run_dir>/training_options.json.
+Flags are derived from the options' declarations (flags/__init__.py says where they are; one --help group per
+module of flags/); the full options are written to <run_dir>/training_options.json.
 """
 import dataclasses
 import os

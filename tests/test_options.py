@@ -5,9 +5,6 @@ import dataclasses
 import json
 
 import pytest
-from absl import flags
-from absl.testing import flagsaver
-
 from common.training.options import OptionsError, SharedOptions, TrainingOptions, declared_flags
 
 # training_options.json as commit 3fe5521 wrote it (before the options were declared once), one flat object.
@@ -24,14 +21,6 @@ OLD_SG2_JSON = '''{"model": "stylegan2", "config": "", "data": "/d", "result_dir
 "image_snapshot_ticks": 1, "network_snapshot_ticks": 10, "grid_size": "1080p", "xla": false, "swd_images": 0,
 "metrics": [], "metric_kwargs": {}, "resume": null, "run_dir": null, "auto_resume": false, "keep_snapshots": 0,
 "nan_policy": "rollback", "nan_lr_factor": 0.5, "nan_max_rollbacks": 3, "profile": 0, "loss_scaling_init": 15.0}'''
-
-
-@pytest.fixture
-def train_flags():
-    import train  # noqa: F401  (defines the flags)
-    with flagsaver.flagsaver():
-        flags.FLAGS.unparse_flags()
-        yield flags.FLAGS
 
 
 def _options(F, argv):

@@ -14,7 +14,7 @@ from typing import Optional, Union
 from common import families
 from common.util.cli import OptionsError  # noqa: F401 (raised here; imported from here by callers)
 from common.util.declare import Flag, at_least, field_flags, option, with_owner
-from common.training.schedule import SCHEDULE_FLAGS, ScheduleOptions, SG2ScheduleOptions  # noqa: F401 (sched types)
+from common.training.schedule import SCHEDULE_FLAGS
 
 
 def _cond(text):
