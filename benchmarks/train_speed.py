@@ -30,7 +30,7 @@ from absl import app, flags  # noqa: E402
 import flags as train_flags  # noqa: E402
 from common.util.flops import graph_flops, matmul_peak_gflops  # noqa: E402  (train.py's flags: --model, --config, --xla, --minibatch_gpu are reused)
 
-# --config: pggan default|res128; stylegan2 a preset of flags.SG2_PRESETS (default config-e).
+# --config: pggan default|res128; stylegan2 a preset of stylegan2/options.py SG2_PRESETS (default config-e).
 # --xla: default on for pggan, off for stylegan2. --minibatch_gpu: default the whole minibatch (as peer_ada).
 flags.DEFINE_integer('resolution', 32, 'StyleGAN2: image resolution.')
 flags.DEFINE_integer('steps', 3, 'Timed iterations per resolution.')
@@ -40,7 +40,7 @@ flags.DEFINE_string('official_json', None, 'StyleGAN2: result of ../shared/bench
 FLAGS = flags.FLAGS
 
 CONFIGS = {
-    # The default run (flags.PRESETS['cpu-fashion32']): 32x32 grayscale.
+    # The default run (pggan/options.py PRESETS['cpu-fashion32']): 32x32 grayscale.
     'default': dict(resolution=32, channels=1, minibatch=16, G=dict(fmap_base=256, fmap_max=64, latent_size=64),
                     D=dict(fmap_base=256, fmap_max=64)),
     # A 128x128 RGB configuration with the official layer structure and narrower feature maps.
@@ -116,13 +116,16 @@ def stylegan2_speed():
     from stylegan2 import training
 
     config = FLAGS.config or 'config-e'
-    preset = train_flags.SG2_PRESETS[config]
+    from stylegan2.options import SG2_PRESETS
+    preset = SG2_PRESETS[config]
     minibatch = FLAGS.minibatch or 32
     minibatch_gpu = FLAGS.minibatch_gpu or minibatch
     sizes = {k: FLAGS[k].value for k in ('fmap_base', 'fmap_max') if FLAGS[k].value is not None}
     sizes.update(train_flags.precision_overrides())  # --fp16, --num_fp16_res, --conv_clamp, --fp16_dtype.
     top = {k: v for k, v in preset.items() if k in ('D_loss', 'G_loss', 'lazy_regularization')}
-    top.update(train_flags.augment_overrides(preset.get('aug', 'noaug')))  # --aug=fixed --p=0.5: the pipe's cost.
+    given = train_flags.given()  # --aug=fixed --p=0.5 --augpipe=...: the pipe's cost.
+    top.update({field: given[flag] for flag, field in (('aug', 'aug'), ('p', 'augment_p'), ('augpipe', 'augpipe'))
+                if flag in given})
     sched = {**preset.get('sched', {}), 'minibatch_size_base': minibatch, 'minibatch_size_dict': {},
              'minibatch_gpu_base': minibatch_gpu, 'minibatch_gpu_dict': {}}
     with tempfile.TemporaryDirectory() as tmp:
@@ -137,9 +140,10 @@ def stylegan2_speed():
         parts.configure(sched)
         rounds = minibatch // minibatch_gpu
         feed = iter(dataset.distribute(strategy, dataset.resolution, minibatch))
+        augment = opts.aug if opts.aug == 'noaug' else f'{opts.aug} p={opts.augment_p or 0:g} {opts.augpipe or "bgc"}'
         count = lambda net: sum(int(np.prod(v.shape)) for v in net.trainable_variables)  # noqa: E731
         print(f'model=stylegan2 config={config} resolution={dataset.resolution} lod={sched.lod} minibatch={minibatch} '
-              f'xla={bool(FLAGS.xla)} aug={opts.aug}{f" p={opts.augment_p:g} {opts.augpipe}" if opts.aug != "noaug" else ""} precision={sizes.get("fp16_dtype", "float16") if sizes.get("num_fp16_res") else "float32"} '
+              f'xla={bool(FLAGS.xla)} aug={augment} precision={sizes.get("fp16_dtype", "float16") if sizes.get("num_fp16_res") else "float32"} '
               f'minibatch_gpu={minibatch_gpu} G params={count(parts.nets["G"])} D params={count(parts.nets["D"])} '
               f'threads intra={tf.config.threading.get_intra_op_parallelism_threads()}')
         ms, intervals, flops = {}, {}, {}

@@ -3,10 +3,9 @@
 Each family is a module (`pggan/family.py`, `stylegan2/family.py`) with the same small interface:
 
     NAME, TITLE                 'pggan', 'Progressive GAN'
+    Options, FLAGS, PRESETS     its own options (flat in TrainingOptions), flags and presets (see below)
     TOOLS                       the family's generate command, for messages that point to it
     HAS_MAPPING                 whether Gs has a mapping network (PPL in W, truncation)
-    MIXED_PRECISION             whether --num_fp16_res applies
-    AUGMENTS                    whether --aug (StyleGAN2-ADA augmentation of D's inputs) applies
     SCHEDULE_OPTIONS            the dataclass of its `sched` options
     network_kwargs(opts, dataset), build(opts, dataset, strategy) -> common.training.phases.TrainingParts
     load_network(path) -> Networks (G, D, Gs)
@@ -14,8 +13,14 @@ Each family is a module (`pggan/family.py`, `stylegan2/family.py`) with the same
     validate(opts)              its own checks of a run's options (OptionsError naming the flag)
 
 The engine and the metrics use only these; nothing else below train.py compares a model name.
+
+Each family also has a light `options.py` (no TensorFlow; family.py re-exports it) with what train.py's
+flags are derived from: NAME, TITLE, Options (a dataclass of option() fields), SCHEDULE_OPTIONS, FLAGS
+(common.util.declare.Flag), PRESETS, RUN_DEFAULTS, default_config(data_given) and validate(opts). `declarations(name)`
+returns it without building anything.
 """
 import functools
+import importlib.util
 
 _NAMES = ('pggan', 'stylegan2')
 
@@ -27,6 +32,29 @@ def _modules():
     from pggan import family as pggan
     from stylegan2 import family as stylegan2
     return {'pggan': pggan, 'stylegan2': stylegan2}
+
+
+@functools.lru_cache(maxsize=None)
+def _declarations():
+    from pggan import options as pggan
+    from stylegan2 import options as stylegan2
+    return {'pggan': pggan, 'stylegan2': stylegan2}
+
+
+def declarations(name):
+    """The family's options module (no TensorFlow); ValueError naming the known families otherwise."""
+    if name not in _NAMES:
+        raise ValueError(f'--model={name}: expected {" or ".join(_NAMES)}')
+    return _declarations()[name]
+
+
+def all_declarations():
+    return [declarations(name) for name in _NAMES]
+
+
+def title(name):
+    """What users call the family ('Progressive GAN'); the name itself for an unknown one."""
+    return declarations(name).TITLE if name in _NAMES else name
 
 
 def names():
@@ -64,3 +92,16 @@ def load_any_network(path):
             errors.append(e)
     redirects = [f'{name}.load_network' for name in _NAMES]
     raise next((e for e in errors if not any(r in str(e) for r in redirects)), errors[0])
+
+
+def load_tool_network(load_network, path, tool):
+    """load_network(path) for the tool `python -m <family>.<tool>` (e.g. tool='generate'): a network of the
+    other model family is one NetworkLoadError naming the tool for it, or saying there is none."""
+    from common.util.pickle_io import NetworkLoadError, OtherFamilyError
+    print(f'Loading network from "{path}"...')
+    try:
+        return load_network(path)
+    except OtherFamilyError as e:
+        module = f'{e.family}.{tool}'
+        there = 'use' if importlib.util.find_spec(module) is not None else 'there is no'
+        raise NetworkLoadError(f'{path}: this is a {title(e.family)} network; {there} python -m {module}') from None

@@ -35,7 +35,10 @@ import zipfile
 from absl import app
 from absl import flags as absl_flags
 
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')  # Hide C++ start-up chatter (CUDA probing on CPU hosts).
+# FATAL only, on every host (the tool does no GPU work): set before `common` is imported below, whose
+# quiet_tensorflow_logs() keeps a level already set. TensorFlow itself is imported later and lazily, by the
+# commands that read or write TFRecords (data/tfrecord_io.py, read_images) or use TFDS.
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
 import numpy as np  # noqa: E402
 import PIL.Image  # noqa: E402

@@ -24,6 +24,7 @@ import sys
 import tensorflow as tf
 from absl import flags
 
+from common import families
 from common.util import cli
 from common.export import output_name, save_savedmodel, serving_function, serving_module, write_tflite
 from pggan.generate import check_lod
@@ -73,7 +74,7 @@ def main():
     target = os.path.join(F.outdir, output_name(F.network, '.tflite')) if tflite else F.outdir
     if os.path.lexists(target) and not F.overwrite:  # Before the slow load.
         raise ValueError(f'{target} already exists (pass --overwrite to replace it)')
-    Gs = cli.load_tool_network(load_network, F.network, 'export').Gs
+    Gs = families.load_tool_network(load_network, F.network, 'export').Gs
     path = (export_tflite if tflite else export_generator)(Gs, target, F.lod, F.overwrite)
     print(f'Exported Gs ({2 ** Gs.resolution_log2} px, lod {float(Gs.lod.numpy()):g}, '
           f'latent_size {Gs.latent_size}, label_size {Gs.label_size}) as {"TFLite" if tflite else "a SavedModel"} '

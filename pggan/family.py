@@ -1,17 +1,13 @@
 """Progressive GAN's side of the family interface (see common/families.py)."""
 from common.util.images import to_uint8_progan
 from common.util.sampler import Sampler
-from common.training.schedule import ScheduleOptions
 from pggan.loading import load_network  # noqa: F401 (interface)
+from pggan.options import (NAME, TITLE, FLAGS, PRESETS, RUN_DEFAULTS, SCHEDULE_OPTIONS, Options,  # noqa: F401
+                           default_config)  # (interface: its declarations, common/families.py)
 from pggan.training import build, network_kwargs  # noqa: F401 (interface)
 
-NAME = 'pggan'
-TITLE = 'Progressive GAN'
 TOOLS = 'python -m pggan.generate'
 HAS_MAPPING = False
-MIXED_PRECISION = False
-AUGMENTS = False                # No StyleGAN2-ADA augmentation of D's inputs (--aug).
-SCHEDULE_OPTIONS = ScheduleOptions
 
 
 def sampler(Gs):

@@ -21,6 +21,7 @@ import numpy as np
 from absl import flags
 from tqdm import tqdm
 
+from common import families
 from common.util import cli
 from common.util import images as image_utils
 from common.util import video
@@ -161,7 +162,7 @@ def main():
     seeds = None if F.interpolate else image_utils.parse_seeds(F.seeds)
     grid_size = None if F.grid_size is None else _parse_grid_size(F.grid_size)
     fmt = video.video_format(F.gif, F.png_frames) if F.interpolate else None
-    Gs = cli.load_tool_network(load_network, F.network, 'generate').Gs
+    Gs = families.load_tool_network(load_network, F.network, 'generate').Gs
     if F.interpolate:
         generate_interpolation_video(Gs, F.outdir, grid_size or (1, 1), F.image_zoom, F.duration_sec,
                                      F.smoothing_sec, F.mp4_fps, F.random_seed, F.minibatch_size, F.lod,

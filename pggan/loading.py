@@ -7,6 +7,7 @@ from common.util.pickle_io import (NetworkLoadError, Networks, NetworkState, Oth
                               is_snapshot_dir, load_snapshot_networks, read_network_triple)
 from common.training.run_dir import resolve_network_path
 from pggan.networks import D_paper, G_paper
+from pggan.options import NAME, TITLE
 
 
 def network_variables(net):
@@ -29,12 +30,20 @@ def assign_official_variables(net, variables, where):
 _BUILDERS = {'G_paper': G_paper, 'D_paper': D_paper}
 
 
+# Keys of official G_paper / D_paper static_kwargs that our constructors do not take, and why that is right.
+# Any other unknown key is an error (common.ops.layers.refuse_unknown).
+IGNORED_OFFICIAL_KWARGS = {
+    'dtype': 'float32 in the published code and networks; ours compute in float32',
+    'is_template_graph': 'a TF1 graph-building switch (it picked the structure, set explicitly below)',
+}
+
+
 def _from_state(state: NetworkState, expected, where, name):
     func = str(state.build_func_name or '').split('.')[-1]
     if func != expected:
         raise NetworkLoadError(f'{where}: network {name} was built by {state.build_func_name!r}, expected {expected} '
                                f'(is this a ProGAN pickle?)')
-    kwargs = state.static_kwargs
+    kwargs = {k: v for k, v in state.static_kwargs.items() if k not in IGNORED_OFFICIAL_KWARGS}
     kwargs.setdefault('structure', 'recursive')  # Official None = recursive for evaluation.
     if kwargs['structure'] is None:
         kwargs['structure'] = 'recursive'
@@ -68,4 +77,4 @@ def build_networks(kwargs):
 
 
 def _load_snapshot(path):
-    return load_snapshot_networks(path, 'pggan', build_networks)
+    return load_snapshot_networks(path, NAME, TITLE, build_networks)

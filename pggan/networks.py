@@ -10,7 +10,7 @@ import keras
 import tensorflow as tf
 
 from common.ops.layers import (EqualizedConv2D, EqualizedDense, MinibatchStddev, PixelNorm, add_lod, downscale2d,
-                               feature_maps, leaky_relu, lerp, lerp_clip, lod_value, upscale2d)
+                               feature_maps, leaky_relu, lerp, lerp_clip, lod_value, refuse_unknown, upscale2d)
 
 
 class DenseToFeatureMap(EqualizedDense):
@@ -67,8 +67,9 @@ class G_paper(_LodNetwork):
                  use_leakyrelu=True,     # True = leaky ReLU, False = ReLU.
                  fused_scale=True,       # True = fused upscale2d + conv2d, False = separate upscale2d layers.
                  structure='recursive',  # 'linear' = computes every level, 'recursive' = only the levels in use.
-                 name='G', **_ignored):
+                 name='G', **unknown):
         super().__init__(name=name)
+        refuse_unknown('G_paper', unknown)
         nf = feature_maps(fmap_base, fmap_decay, fmap_max)
         latent_size = nf(0) if latent_size is None else latent_size
         self.kwargs = dict(num_channels=num_channels, resolution=resolution, label_size=label_size,
@@ -182,8 +183,9 @@ class D_paper(_LodNetwork):
                  mbstd_group_size=4,     # Group size for the minibatch standard deviation layer, 0 = disable.
                  fused_scale=True,       # True = fused conv2d + downscale2d, False = separate downscale2d layers.
                  structure='recursive',  # 'linear' = computes every level, 'recursive' = only the levels in use.
-                 name='D', **_ignored):
+                 name='D', **unknown):
         super().__init__(name=name)
+        refuse_unknown('D_paper', unknown)
         nf = feature_maps(fmap_base, fmap_decay, fmap_max)
         self.kwargs = dict(num_channels=num_channels, resolution=resolution, label_size=label_size,
                            fmap_base=fmap_base, fmap_decay=fmap_decay, fmap_max=fmap_max, use_wscale=use_wscale,

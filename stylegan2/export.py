@@ -39,6 +39,7 @@ import numpy as np
 import tensorflow as tf
 from absl import flags
 
+from common import families
 from common.util import cli
 from common.util import images as image_utils
 from common.export import output_name, save_savedmodel, serving_function, serving_module, write_tflite
@@ -374,7 +375,7 @@ def main():
         target = os.path.join(F.outdir, F.pkl_name or official_pickle_name(F.network))
     if os.path.lexists(target) and not F.overwrite:  # Before the slow load.
         raise ValueError(f'{target} already exists (pass --overwrite to replace it)')
-    nets = cli.load_tool_network(load_network, F.network, 'export')
+    nets = families.load_tool_network(load_network, F.network, 'export')
     Gs = nets.Gs
     if F.format in ('savedmodel', 'tflite'):
         export, kind = (export_savedmodel, 'a SavedModel') if F.format == 'savedmodel' else (export_tflite, 'TFLite')

@@ -3,17 +3,13 @@ import tensorflow as tf
 
 from common.util.images import to_uint8_ada
 from common.util.sampler import Sampler
-from common.training.schedule import SG2ScheduleOptions
 from stylegan2.loading import load_network  # noqa: F401 (interface)
+from stylegan2.options import (NAME, TITLE, FLAGS, PRESETS, RUN_DEFAULTS, SCHEDULE_OPTIONS, Options,  # noqa: F401
+                               default_config)  # (interface: its declarations, common/families.py)
 from stylegan2.training import build, network_kwargs  # noqa: F401 (interface)
 
-NAME = 'stylegan2'
-TITLE = 'StyleGAN2'
 TOOLS = 'python -m stylegan2.generate'
 HAS_MAPPING = True
-MIXED_PRECISION = True
-AUGMENTS = True                 # --aug: StyleGAN2-ADA augmentation of D's inputs.
-SCHEDULE_OPTIONS = SG2ScheduleOptions
 
 
 def sampler(Gs):

@@ -29,6 +29,7 @@ import numpy as np
 from absl import flags
 from tqdm import tqdm
 
+from common import families
 from common.util import cli
 from common.util import images as image_utils
 from common.util import video
@@ -173,7 +174,7 @@ def main():
     seeds = None if F.seeds is None else image_utils.parse_seeds(F.seeds)
     fmt = video.video_format(F.gif, F.png_frames) if F.interpolate else None
     ws = None if F.projected_w is None else read_projected_w(F.projected_w)    # Before the slow load.
-    Gs = cli.load_tool_network(load_network, F.network, 'generate').Gs
+    Gs = families.load_tool_network(load_network, F.network, 'generate').Gs
     if ws is not None:
         if seeds is not None:
             print('warning: --seeds is ignored with --projected_w', file=sys.stderr)

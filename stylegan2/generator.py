@@ -3,6 +3,7 @@ configs e/f (`stylegan2/networks.py`) or of the growing configs b-d (`stylegan2/
 A module of its own because it needs both synthesis networks, and the progressive one builds on networks.py."""
 import tensorflow as tf
 
+from common.ops.layers import refuse_unknown
 from common.ops.resample import DEFAULT_KERNEL
 from stylegan2.networks import SYNTHESIS_FUNCS, Mapping, Synthesis, _check_choice, _ScopedModel
 from stylegan2.networks_progressive import RevisedSynthesis
@@ -62,16 +63,22 @@ class Generator(_ScopedModel):
                  dlatent_avg_beta=0.995,     # Training: decay of the moving average of w.
                  style_mixing_prob=0.9,      # Training: probability of style mixing regularization.
                  synthesis_func='G_synthesis_stylegan2',  # Or 'G_synthesis_stylegan_revised' (configs b-d).
-                 name='G', **_ignored):
+                 name='G', **unknown):
         super().__init__(name=name)
+        refuse_unknown('G_main', unknown)
         _check_choice('synthesis_func', synthesis_func, SYNTHESIS_FUNCS)
         synthesis_class = RevisedSynthesis if synthesis_func == 'G_synthesis_stylegan_revised' else Synthesis
-        self.synthesis = synthesis_class(
+        synthesis_kwargs = dict(
             dlatent_size=dlatent_size, num_channels=num_channels, resolution=resolution, fmap_base=fmap_base,
             fmap_decay=fmap_decay, fmap_min=fmap_min, fmap_max=fmap_max, fmap_const=fmap_const, use_noise=use_noise,
             randomize_noise=randomize_noise, architecture=architecture, nonlinearity=nonlinearity,
             resample_kernel=resample_kernel, fused_modconv=fused_modconv, conv_clamp=conv_clamp,
-            **({'num_fp16_res': num_fp16_res, 'fp16_dtype': fp16_dtype} if num_fp16_res else {}), name='synthesis')
+            **({'num_fp16_res': num_fp16_res, 'fp16_dtype': fp16_dtype} if num_fp16_res else {}))
+        if synthesis_class is RevisedSynthesis:  # It has none of these (configs b-d): only their defaults pass.
+            for key, default in (('architecture', 'skip'), ('conv_clamp', None), ('fmap_const', None), ('use_noise', True)):
+                if synthesis_kwargs[key] == default:
+                    del synthesis_kwargs[key]
+        self.synthesis = synthesis_class(**synthesis_kwargs, name='synthesis')
         self.mapping = Mapping(
             latent_size=latent_size, label_size=label_size, dlatent_size=dlatent_size, num_ws=self.synthesis.num_ws,
             mapping_layers=mapping_layers, mapping_fmaps=mapping_fmaps, mapping_lrmul=mapping_lrmul,

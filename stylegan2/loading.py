@@ -23,6 +23,7 @@ from stylegan2.networks import Discriminator
 from stylegan2.generator import Generator
 from stylegan2.networks_progressive import StyleGANDiscriminator
 from stylegan2.networks_stylegan import BasicDiscriminator, StyleGenerator
+from stylegan2.options import NAME, TITLE
 
 
 
@@ -47,6 +48,25 @@ _ADA_DEFAULTS = {
 
 # ADA discriminator options that change the network and that we do not implement, with their off values.
 _UNSUPPORTED_D = {'use_pagan': False, 'use_spectral_norm': False, 'score_max': 1, 'score_size': 1}
+
+# Keys of official static_kwargs (TF1 StyleGAN2 G_main / D_stylegan2 / D_stylegan, StyleGAN2-ADA TF G_main /
+# D_main, StyleGAN G_style / D_basic) that our constructors do not take, and why dropping them is right. Any
+# other unknown key is an error naming it (common.ops.layers.refuse_unknown).
+IGNORED_OFFICIAL_KWARGS = {
+    'truncation_psi': 'a sampling option: ours is an argument of the call (generate --trunc)',
+    'truncation_cutoff': 'a sampling option: ours is an argument of the call',
+    'truncation_psi_val': 'the validation-time truncation of TF1 G_main, a sampling option',
+    'truncation_cutoff_val': 'the validation-time truncation cutoff, a sampling option',
+    'return_dlatents': 'a TF1 graph output switch; ours return ws from G.mapping',
+    'is_training': 'a TF1 graph-building switch (training-only ops); training is the loop\'s',
+    'is_validation': 'a TF1 graph-building switch (validation truncation)',
+    'is_template_graph': 'a TF1 graph-building switch',
+    'components': 'the sub-networks, rebuilt from the pickle\'s own components',
+    'mapping_func': 'always G_mapping in the published code; the synthesis function is read from its component',
+    'dtype': 'float32 in the published networks; our precision is set by num_fp16_res / fp16_dtype',
+    **{key: f'an ADA discriminator option we do not implement, checked to be off ({off!r}) first'
+       for key, off in _UNSUPPORTED_D.items()},
+}
 
 _OTHER_FAMILIES = {
     'G_paper': 'a ProGAN pickle: load it with pggan.load_network',
@@ -123,12 +143,17 @@ def official_kwargs(state, kind, where):
         origin = _D_ORIGIN.get(func)
         if origin is None:
             raise NetworkLoadError(f'{where}: discriminator built by {func!r}, expected {" or ".join(_D_ORIGIN)}')
+    if kind == 'D':
+        for key, off in _UNSUPPORTED_D.items():
+            if state.static_kwargs.get(key, off) != off:
+                raise NetworkLoadError(f'{where}: discriminator option {key}={state.static_kwargs[key]!r} is not supported')
     kwargs = dict(_ADA_DEFAULTS[kind]) if origin == 'ada' else {}
-    kwargs.update(state.static_kwargs)
+    kwargs.update({k: v for k, v in state.static_kwargs.items() if k not in IGNORED_OFFICIAL_KWARGS})
     kwargs['func_name'] = func
     if origin == 'stylegan':
         return kwargs
-    kwargs['label_layout'] = origin
+    if func != 'D_stylegan':  # Configs b-d's D has no label layout to choose.
+        kwargs['label_layout'] = origin
     if kwargs.get('num_fp16_res'):
         # Kept for the record (export writes it back), computed in float32: inference and metrics on official
         # networks stay float32-exact, as ada-pytorch with force_fp32. Training sets its own precision.
@@ -136,9 +161,6 @@ def official_kwargs(state, kind, where):
     if synthesis_func_of(state, kind) == 'G_synthesis_stylegan_revised':
         kwargs['synthesis_func'] = 'G_synthesis_stylegan_revised'
     if kind == 'D':
-        for key, off in _UNSUPPORTED_D.items():
-            if kwargs.get(key, off) != off:
-                raise NetworkLoadError(f'{where}: discriminator option {key}={kwargs[key]!r} is not supported')
         if origin == 'stylegan2' and kwargs.get('mbstd_group_size', 4) <= 1:
             kwargs['mbstd_num_features'] = 0  # TF1 StyleGAN2 disables the layer for group sizes <= 1.
     return kwargs
@@ -190,7 +212,7 @@ def build_networks(kwargs):
 
 
 def _load_snapshot(path):
-    return load_snapshot_networks(path, 'stylegan2', build_networks)
+    return load_snapshot_networks(path, NAME, TITLE, build_networks)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -20,7 +20,8 @@ import keras
 import tensorflow as tf
 
 from common.ops.conv import conv2d
-from common.ops.layers import EqualizedConv2D, EqualizedDense, MinibatchStddev, feature_maps, leaky_relu
+from common.ops.layers import (EqualizedConv2D, EqualizedDense, MinibatchStddev, feature_maps, leaky_relu,
+                               refuse_unknown)
 from common.ops.mixed_precision import block_dtype, check_precision
 from common.ops.resample import DEFAULT_KERNEL, conv_downsample_2d, downsample_2d, upsample_2d, upsample_conv_2d
 
@@ -258,8 +259,9 @@ class Mapping(_ScopedModel):
                  normalize_latents=True,     # Normalize z (and, with 'stylegan2' labels, the label embedding)?
                  label_layout='stylegan2',   # How labels enter: 'stylegan2' (LabelConcat) or 'ada' (LabelEmbed).
                  label_fmaps=None,           # ADA label embedding size; None = latent_size.
-                 name='mapping', **_ignored):
+                 name='mapping', **unknown):
         super().__init__(name=name)
+        refuse_unknown('G_mapping', unknown)
         _check_choice('label_layout', label_layout, LABEL_LAYOUTS)
         _check_choice('mapping_nonlinearity', mapping_nonlinearity, ACTIVATIONS)
         self.kwargs = dict(latent_size=latent_size, label_size=label_size, dlatent_size=dlatent_size, num_ws=num_ws,
@@ -359,8 +361,9 @@ class Synthesis(_ScopedModel):
                  conv_clamp=None,            # Clamp conv outputs to [-conv_clamp, conv_clamp] (ADA); None = off.
                  num_fp16_res=0,             # Low precision for the N highest resolutions (ADA; see mixed_precision).
                  fp16_dtype='float16',       # Their dtype: 'float16', 'bfloat16' or None (float32 after all).
-                 name='synthesis', **_ignored):
+                 name='synthesis', **unknown):
         super().__init__(name=name)
+        refuse_unknown('G_synthesis_stylegan2', unknown)
         self.resolution_log2 = resolution_log2(resolution)
         check_precision(num_fp16_res, fp16_dtype)
         _check_choice('architecture', architecture, ('orig', 'skip', 'resnet'))
@@ -468,8 +471,9 @@ class Discriminator(_ScopedModel):
                  conv_clamp=None,            # Clamp conv outputs (ADA); None = off.
                  num_fp16_res=0,             # Low precision for the N highest resolutions (ADA).
                  fp16_dtype='float16',       # Their dtype: 'float16', 'bfloat16' or None (float32 after all).
-                 name='D', **_ignored):
+                 name='D', **unknown):
         super().__init__(name=name)
+        refuse_unknown('D_stylegan2', unknown)
         self.resolution_log2 = resolution_log2(resolution, minimum=8)
         check_precision(num_fp16_res, fp16_dtype)
         _check_choice('architecture', architecture, ('orig', 'skip', 'resnet'))

@@ -16,7 +16,7 @@ Resampling between levels is nearest-neighbour / box, as the official `naive_ups
 import tensorflow as tf
 
 from common.ops.layers import (MinibatchStddev, add_lod, downscale2d, feature_maps, lerp, lerp_clip, lod_value,
-                               upscale2d)
+                               refuse_unknown, upscale2d)
 from common.ops.resample import DEFAULT_KERNEL
 from stylegan2.networks import (ACTIVATIONS, NOISE_MODES, ConstantInput, Conv2DLayer, DenseLayer, ModulatedConv2D,
                                 Synthesis, _check_choice, _ScopedModel, add_noise_buffers, resolution_log2)
@@ -80,8 +80,9 @@ class RevisedSynthesis(_ScopedModel):
                  nonlinearity='lrelu',       # Activation function.
                  resample_kernel=DEFAULT_KERNEL,  # Low-pass FIR filter of Conv0_up.
                  fused_modconv=True,         # Official grouped-conv switch: the same function.
-                 name='synthesis', **_ignored):
+                 name='synthesis', **unknown):
         super().__init__(name=name)
+        refuse_unknown('G_synthesis_stylegan_revised', unknown)
         self.resolution_log2 = resolution_log2(resolution)
         _check_choice('nonlinearity', nonlinearity, ACTIVATIONS)
         resample_kernel = list(resample_kernel) if resample_kernel is not None else None
@@ -153,8 +154,9 @@ class StyleGANDiscriminator(_ScopedModel):
                  mbstd_group_size=4,         # Minibatch stddev group size; <= 1 disables the layer.
                  mbstd_num_features=1,       # Minibatch stddev features.
                  resample_kernel=DEFAULT_KERNEL,  # Low-pass FIR filter of Conv1_down.
-                 name='D', **_ignored):
+                 name='D', **unknown):
         super().__init__(name=name)
+        refuse_unknown('D_stylegan', unknown)
         self.resolution_log2 = resolution_log2(resolution)
         _check_choice('nonlinearity', nonlinearity, ACTIVATIONS)
         resample_kernel = list(resample_kernel) if resample_kernel is not None else None

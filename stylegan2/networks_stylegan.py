@@ -18,7 +18,7 @@ import tensorflow as tf
 
 from common.ops.conv import conv2d, conv2d_transpose
 from common.ops.layers import (EqualizedConv2D, EqualizedDense, MinibatchStddev, _fused_kernel, add_lod, downscale2d,
-                               feature_maps, leaky_relu, lod_value, upscale2d)
+                               feature_maps, leaky_relu, lod_value, refuse_unknown, upscale2d)
 from stylegan2.networks import (NOISE_MODES, Mapping, Synthesis, _check_choice, _ScopedModel, add_noise_buffers,
                                 resolution_log2)
 from stylegan2.networks_progressive import grow_images, shrink_features
@@ -177,8 +177,9 @@ class StyleSynthesis(_ScopedModel):
                  blur_filter=(1, 2, 1),      # Low-pass filter after upsampling; None = none.
                  use_wscale=True, use_styles=True, const_input_layer=True, use_pixel_norm=False,
                  use_instance_norm=True,     # Official switches: only their defaults are supported.
-                 name='synthesis', **_ignored):
+                 name='synthesis', **unknown):
         super().__init__(name=name)
+        refuse_unknown('G_synthesis', unknown)
         _require_defaults('G_synthesis', use_wscale=use_wscale, use_styles=use_styles, use_pixel_norm=use_pixel_norm,
                           const_input_layer=const_input_layer, use_instance_norm=use_instance_norm)
         self.resolution_log2 = top = resolution_log2(resolution)
@@ -296,8 +297,9 @@ class BasicDiscriminator(_ScopedModel):
                  fused_scale='auto',         # Fused downscale convolution: True, False, 'auto' (from 128x128).
                  blur_filter=(1, 2, 1),      # Low-pass filter before downsampling; None = none.
                  use_wscale=True,            # Official switch: only its default is supported.
-                 name='D', **_ignored):
+                 name='D', **unknown):
         super().__init__(name=name)
+        refuse_unknown('D_basic', unknown)
         _require_defaults('D_basic', use_wscale=use_wscale)
         self.resolution_log2 = top = resolution_log2(resolution)
         blur_filter = list(blur_filter) if blur_filter else None

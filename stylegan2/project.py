@@ -38,6 +38,7 @@ import PIL.Image
 import tensorflow as tf
 from absl import flags
 
+from common import families
 from common.util import cli
 from common.util import images as image_utils
 from common.util import video
@@ -305,7 +306,7 @@ def main():
     target_image = read_target(F.target)
     fmt = video.video_format(gif=F.gif) if F.save_video else None     # Before minutes of optimization.
     distance = make_distance(resolve_vgg16_path(F.vgg16))
-    Gs = cli.load_tool_network(load_network, F.network, 'project').Gs
+    Gs = families.load_tool_network(load_network, F.network, 'project').Gs
     target = prepare_target(target_image, Gs.img_resolution, Gs.img_channels)
     projection = project(Gs, target, distance, ProjectorOptions(num_steps=F.num_steps), seed=F.seed, verbose=True)
     for path in write_outputs(Gs, projection, target, F.outdir, F.save_video, F.save_steps, fmt):

@@ -17,6 +17,7 @@ import sys
 import numpy as np
 from absl import flags
 
+from common import families
 from common.util import cli
 from common.util import images as image_utils
 from stylegan2.generate import make_labels
@@ -120,7 +121,7 @@ def main():
     row_seeds = image_utils.parse_range(F.rows, what='rows', minimum=0, maximum=2 ** 32 - 1)
     col_seeds = image_utils.parse_range(F.cols, what='cols', minimum=0, maximum=2 ** 32 - 1)
     styles = image_utils.parse_range(F.styles, what='styles', minimum=0)
-    Gs = cli.load_tool_network(load_network, F.network, 'style_mixing').Gs
+    Gs = families.load_tool_network(load_network, F.network, 'style_mixing').Gs
     generate_style_mix(Gs, row_seeds, col_seeds, styles, F.outdir, F.truncation_psi, F.noise_mode, F.class_idx)
 
 

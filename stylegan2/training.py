@@ -20,6 +20,7 @@ import tensorflow as tf
 from common.ops.augment import AugmentPipe
 from common.ops.layers import process_reals
 from common.training.ada import AdaptiveAugment
+from common.training.resume import resumes_from_pickle
 from common.ops.mixed_precision import LossScale
 from common.util.cli import OptionsError
 from common.training.freeze import trained_variables
@@ -61,7 +62,7 @@ def build(opts, dataset, strategy):
         D_opt.build(D_vars)
         pl_mean = tf.Variable(0.0, trainable=False, name='pl_mean',
                               aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-        augment = _augmentation(opts)
+        augment = augmentation(opts)
         images_shown = tf.Variable(0.0, trainable=False, dtype=tf.float64, name='images_shown',
                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         # One dynamic loss scale per optimizer (official tflib), where that network has float16 blocks.
@@ -146,10 +147,12 @@ def build(opts, dataset, strategy):
                                  augment=augmented(ctx, _AUG_DREG_REALS), **opts.D_loss)
         return reg * opts.D_reg_interval, {'Loss/D_reg': reg, **stats}
 
+    rampup = ema_rampup(opts)
+
     def update_Gs(global_batch):
-        if opts.G_smoothing_rampup is not None:  # StyleGAN2-ADA: a shorter half-life early in training.
+        if rampup is not None:  # StyleGAN2-ADA: a shorter half-life early in training.
             ema_nimg = tf.minimum(tf.constant(opts.G_smoothing_kimg * 1000.0, tf.float64),
-                                  images_shown * opts.G_smoothing_rampup)
+                                  images_shown * rampup)
             beta = tf.cast(tf.pow(tf.constant(0.5, tf.float64), global_batch / tf.maximum(ema_nimg, 1e-8)), tf.float32)
         else:
             beta = 0.5 ** (global_batch / (opts.G_smoothing_kimg * 1000.0)) if opts.G_smoothing_kimg > 0 else 0.0
@@ -183,17 +186,25 @@ def build(opts, dataset, strategy):
                                                 opts.sched),
         resets_optimizers=progressive and opts.reset_opt_for_new_lod,  # Configs e and f do not grow.
         extra_state=extra_state, loss_scales=loss_scales, augment=augment,
-        images_shown=images_shown if opts.G_smoothing_rampup is not None else None)
+        images_shown=images_shown if rampup is not None else None)
 
 
-def _augmentation(opts):
-    """StyleGAN2-ADA's augmentation of D's inputs (ada-pytorch: a pipe only where p > 0 or p adapts)."""
-    if opts.aug == 'noaug' or (opts.aug == 'fixed' and opts.augment_p == 0):
+def ema_rampup(opts):
+    """The Gs half-life ramp-up of a run: none when fine-tuning a published network, as ada-pytorch."""
+    return None if resumes_from_pickle(opts) else opts.G_smoothing_rampup
+
+
+def augmentation(opts):
+    """StyleGAN2-ADA's augmentation of D's inputs (ada-pytorch: a pipe only where p > 0 or p adapts), with
+    ada-pytorch's defaults for the flags not given: p 0, target 0.6, pipe bgc, ada_kimg 500 (100 from a pickle)."""
+    p = opts.augment_p or 0.0
+    if opts.aug == 'noaug' or (opts.aug == 'fixed' and p == 0):
         return None
-    pipe = AugmentPipe.from_preset(opts.augpipe)
-    pipe.p.assign(opts.augment_p)
-    return AdaptiveAugment(pipe, target=opts.ada_target if opts.aug == 'ada' else None, interval=opts.ada_interval,
-                           kimg=opts.ada_kimg)
+    pipe = AugmentPipe.from_preset(opts.augpipe or 'bgc')
+    pipe.p.assign(p)
+    kimg = opts.ada_kimg or (100 if resumes_from_pickle(opts) else 500)
+    target = (0.6 if opts.ada_target is None else opts.ada_target) if opts.aug == 'ada' else None
+    return AdaptiveAugment(pipe, target=target, interval=opts.ada_interval, kimg=kimg)
 
 
 def _uses_float16(net, kwargs, key):

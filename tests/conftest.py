@@ -30,6 +30,17 @@ def tool_flags():
 
 
 @pytest.fixture
+def train_flags():
+    """train.py's absl flags, unparsed; whatever a test parses is undone after it."""
+    from absl import flags
+    from absl.testing import flagsaver
+    import train  # noqa: F401  (defines the flags)
+    with flagsaver.flagsaver():
+        flags.FLAGS.unparse_flags()
+        yield flags.FLAGS
+
+
+@pytest.fixture
 def official_network_class(monkeypatch):
     """A stand-in for dnnlib.tflib.network.Network, importable under that name for the test, so that
     test pickles are written in the official layout (each network pickles as its state dict)."""

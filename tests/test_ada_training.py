@@ -15,6 +15,7 @@ from test_stylegan2_training import tiny_options
 from common.ops.augment import AugmentPipe
 from common.training.ada import SIGNS, AdaptiveAugment
 from common.training.loop import training_loop
+from stylegan2 import training
 from stylegan2.loading import load_network
 
 
@@ -99,14 +100,6 @@ def test_each_replica_and_round_augments_its_rows_as_one_call_on_the_whole_batch
     assert np.max(np.abs(other.numpy() - whole.numpy())) > 0.1
 
 
-@pytest.fixture
-def train_flags():
-    import train  # noqa: F401  (the flags)
-    with flagsaver.flagsaver():
-        flags.FLAGS.unparse_flags()
-        yield flags.FLAGS
-
-
 # ada-pytorch train.py cfg_specs, and its 'auto' formulas at 32 px on 1 GPU: mb = max(min(1 * min(4096 // 32, 32),
 # 64), 1) = 32, mbstd = min(32 // 1, 4) = 4, fmaps 0.5, lrate 0.0025, gamma = 0.0002 * 32 ** 2 / 32, ema = 32 * 10 / 32.
 @pytest.mark.parametrize('cfg, channel_base, mb, batch_gpu, mbstd, lrate, gamma, ema, ramp, mapping', [
@@ -129,7 +122,8 @@ def test_ada_configs_carry_ada_pytorch_numbers(train_flags, tiny_labelled_rgb8, 
     assert (opts.G_smoothing_kimg, opts.G_smoothing_rampup, opts.G_kwargs['mapping_layers']) == \
         pytest.approx((ema, ramp, mapping)) if ramp else (opts.G_smoothing_kimg, opts.G_kwargs['mapping_layers']) == \
         pytest.approx((ema, mapping)) and opts.G_smoothing_rampup is None
-    assert (opts.aug, opts.ada_target, opts.augpipe, opts.ada_kimg) == ('ada', 0.6, 'bgc', 500)
+    ada = training.augmentation(opts)  # ada-pytorch's defaults of the flags not given.
+    assert (opts.aug, ada.target, ada.kimg, ada.interval) == ('ada', 0.6, 500, 4)
     assert opts.G_kwargs['num_fp16_res'] == opts.D_kwargs['num_fp16_res'] == 4 and opts.D_kwargs['conv_clamp'] == 256
     assert (opts.D_kwargs.get('architecture'), 'func_name' in opts.G_loss) == \
         (('orig', True) if cfg == 'cifar' else (None, False))
@@ -140,7 +134,8 @@ def test_fine_tuning_from_a_pickle_reacts_faster_without_ema_rampup(train_flags,
     pickle = os.path.join(os.path.dirname(__file__), 'data', 'ada_pytorch', 'uncond_skip_resnet.pkl')
     train_flags(['train.py', '--model=stylegan2', '--cfg=auto', f'--resume={pickle}'])
     opts = train.build_options(smooth_rgb32)[0]
-    assert (opts.ada_kimg, opts.G_smoothing_rampup) == (100, None)
+    assert opts.G_smoothing_rampup == 0.05  # The config's, off when fine-tuning:
+    assert (training.augmentation(opts).kimg, training.ema_rampup(opts)) == (100, None)
 
 
 @pytest.mark.parametrize('args, message', [
@@ -150,7 +145,7 @@ def test_fine_tuning_from_a_pickle_reacts_faster_without_ema_rampup(train_flags,
     (['--aug=ada', '--augpipe=bgx'], '--augpipe=bgx: expected one of blit, geom'),
     (['--aug=sometimes'], '--aug=sometimes: expected noaug, ada or fixed'),
     (['--augpipe=bgc'], '--augpipe: needs --aug=ada or --aug=fixed'),
-    (['--aug=ada', '--model=pggan', '--config=cpu-fashion32'], '--aug=ada: adaptive discriminator augmentation is for --model=stylegan2')])
+    (['--aug=ada', '--model=pggan', '--config=cpu-fashion32'], '--aug: a StyleGAN2 option (--model=stylegan2), not one of --model=pggan')])
 def test_bad_ada_flags_are_one_error_naming_the_flag(args, message, tiny_labelled_rgb8, tmp_path, capsys):
     import train
     argv = ['train.py', '--model=stylegan2', '--config=cpu-config-e', f'--data={tiny_labelled_rgb8}',

@@ -14,7 +14,6 @@ import PIL.Image
 import pytest
 import tensorflow as tf
 from absl import flags
-from absl.testing import flagsaver
 
 from common.util import cli
 from common.metrics import __main__ as metrics_cli
@@ -75,14 +74,6 @@ def test_tool_help_lists_the_tools_flags_with_its_aliases(tool, capsys):
 
 # ---------------------------------------------------------------------------------------------------------------
 # ada-pytorch's spellings
-
-@pytest.fixture
-def train_flags():
-    import train  # noqa: F401  (the flags)
-    with flagsaver.flagsaver():
-        flags.FLAGS.unparse_flags()
-        yield flags.FLAGS
-
 
 def test_train_accepts_ada_pytorch_spellings_and_they_reach_the_options(train_flags, tmp_path):
     import train

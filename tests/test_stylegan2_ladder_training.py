@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-import flags as train_flags
+from stylegan2.options import SG2_PRESETS
 from common.training.options import OptionsError, TrainingOptions
 from common.training.schedule import SG2ScheduleOptions
 from common.training.loop import training_loop
@@ -27,7 +27,7 @@ def data32(smooth_rgb32):
 def ladder_options(config, data, result_dir, **overrides):
     """The preset of `config` with tiny networks, minibatch 4 and a schedule that runs the first minibatch at
     16x16 (lod 1) and then fades in 32x32 (lod 0.75, 0.5, 0.25); one tick per minibatch."""
-    preset = train_flags.SG2_PRESETS[config]
+    preset = SG2_PRESETS[config]
     sched = {**preset['sched'], 'lod_initial_resolution': 16, 'lod_training_kimg': 0, 'lod_transition_kimg': 0.016,
              'minibatch_size_base': 4, 'minibatch_size_dict': {}, 'minibatch_gpu_base': 4, 'minibatch_gpu_dict': {},
              'tick_kimg_base': 0.004, 'tick_kimg_dict': {}}

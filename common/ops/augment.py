@@ -23,6 +23,7 @@ import numpy as np
 import keras
 import tensorflow as tf
 
+from common.ops.augment_specs import AUGPIPE_SPECS  # noqa: F401 (the presets, importable without TensorFlow)
 from common.ops.resample import _fir_slices, _in_xla
 
 # Low-pass filters of orthogonal wavelets, the two the pipe uses (ada-pytorch's `wavelets` table).
@@ -30,24 +31,6 @@ SYM2 = (-0.12940952255092145, 0.22414386804185735, 0.836516303737469, 0.48296291
 SYM6 = (0.015404109327027373, 0.0034907120842174702, -0.11799011114819057, -0.048311742585633,
         0.4910559419267466, 0.787641141030194, 0.3379294217276218, -0.07263752278646252,
         -0.021060292512300564, 0.04472490177066578, 0.0017677118642428036, -0.007800708325034148)
-
-# ada-pytorch train.py `augpipe_specs`: the `--augpipe` presets.
-_BLIT = dict(xflip=1, rotate90=1, xint=1)
-_GEOM = dict(scale=1, rotate=1, aniso=1, xfrac=1)
-_COLOR = dict(brightness=1, contrast=1, lumaflip=1, hue=1, saturation=1)
-AUGPIPE_SPECS = {
-    'blit': _BLIT,
-    'geom': _GEOM,
-    'color': _COLOR,
-    'filter': dict(imgfilter=1),
-    'noise': dict(noise=1),
-    'cutout': dict(cutout=1),
-    'bg': {**_BLIT, **_GEOM},
-    'bgc': {**_BLIT, **_GEOM, **_COLOR},
-    'bgcf': {**_BLIT, **_GEOM, **_COLOR, 'imgfilter': 1},
-    'bgcfn': {**_BLIT, **_GEOM, **_COLOR, 'imgfilter': 1, 'noise': 1},
-    'bgcfnc': {**_BLIT, **_GEOM, **_COLOR, 'imgfilter': 1, 'noise': 1, 'cutout': 1},
-}
 
 _GEOM_PAD = len(SYM6) // 4  # Hz_pad: output margin, in input pixels, that the downsampling filter crops away.
 _FILTER_POWER = np.array([10, 1, 1, 1]) / 13  # Expected power spectrum (1/f) of the filter bands.

@@ -22,6 +22,14 @@ def feature_maps(fmap_base, fmap_decay, fmap_max, fmap_min=0):
     return lambda stage: int(np.clip(int(fmap_base / (2.0 ** (stage * fmap_decay))), fmap_min, fmap_max))
 
 
+def refuse_unknown(network, kwargs):
+    """A network constructor's leftover kwargs (a mistyped preset key or flag, a snapshot's unknown entry) are an
+    error naming them, not silently ignored; the official pickles' loaders drop the keys they knowingly ignore."""
+    if kwargs:
+        keys = ', '.join(repr(k) for k in sorted(kwargs))
+        raise TypeError(f'{network}: unknown argument{"s" if len(kwargs) > 1 else ""} {keys}')
+
+
 def add_lod(model):
     """The official `lod` variable of a growing network: 0 = full resolution, k = 2^k times lower."""
     model.lod = model.add_weight(name='lod', shape=(), initializer='zeros', trainable=False)

@@ -7,6 +7,7 @@ from typing import Optional
 import numpy as np
 
 from common.util.cli import OptionsError
+from common.util.declare import Flag, option, resolution_dict
 
 DEFAULT_TICK_KIMG = {4: 160, 8: 140, 16: 120, 32: 100, 64: 80, 128: 60, 256: 40, 512: 20, 1024: 10}
 
@@ -15,20 +16,43 @@ def _int_keys(d):
     return {int(k): v for k, v in (d or {}).items()}  # JSON round trips turn the resolution keys into strings.
 
 
+def _power_of_two(r):
+    return r is None or (r >= 4 and not r & (r - 1))
+
+
+# The schedule flags of both families (each family's own are declared on its fields below).
+SCHEDULE_FLAGS = (
+    Flag('lod_initial_resolution', int, 'Resolution at the start of training.', 'schedule',
+         to=('sched.lod_initial_resolution',), check=(_power_of_two, 'expected a power of two >= 4')),
+    Flag('lod_training_kimg', float, 'kimg per resolution before fading in the next.', 'schedule',
+         to=('sched.lod_training_kimg',)),
+    Flag('lod_transition_kimg', float, 'kimg of each fade-in.', 'schedule', to=('sched.lod_transition_kimg',)),
+    Flag('tick_kimg_base', float, 'kimg per tick where tick_kimg_dict has no entry.', 'schedule',
+         to=('sched.tick_kimg_base',)),
+)
+_INT_DICT, _FLOAT_DICT = dict(type=str, parse=resolution_dict(int)), dict(type=str, parse=resolution_dict(float))
+
+
 @dataclasses.dataclass(frozen=True)
 class ScheduleOptions:
+    """Progressive GAN's `sched`; field flags are its own (--model=pggan)."""
     lod_initial_resolution: int = 4         # Image resolution used at the beginning.
     lod_training_kimg: float = 600          # Thousands of real images to show before doubling the resolution.
     lod_transition_kimg: float = 600        # Thousands of real images to show when fading in new layers.
-    minibatch_base: int = 16                # Maximum minibatch size, divided evenly among GPUs.
-    minibatch_dict: dict = dataclasses.field(default_factory=dict)         # Resolution-specific overrides.
-    max_minibatch_per_gpu: dict = dataclasses.field(default_factory=dict)  # Resolution-specific maximum per GPU.
-    G_lrate_base: float = 0.001             # Learning rate for the generator.
-    G_lrate_dict: dict = dataclasses.field(default_factory=dict)           # Resolution-specific overrides.
-    D_lrate_base: float = 0.001             # Learning rate for the discriminator.
-    D_lrate_dict: dict = dataclasses.field(default_factory=dict)           # Resolution-specific overrides.
+    minibatch_base: int = option(16, 'Minibatch (global) where minibatch_dict has no entry.', 'schedule')
+    minibatch_dict: dict = option(help='Per-resolution minibatch, e.g. 4:128,8:128,16:128,32:64.', group='schedule',
+                                  default_factory=dict, **_INT_DICT)
+    max_minibatch_per_gpu: dict = option(help='Per-resolution limit per GPU, e.g. 256:16,512:8.', group='schedule',
+                                         default_factory=dict, **_INT_DICT)
+    G_lrate_base: float = option(0.001, 'Generator learning rate.', 'schedule')
+    G_lrate_dict: dict = option(help='Per-resolution generator learning rate, e.g. 1024:0.0015.', group='schedule',
+                                default_factory=dict, **_FLOAT_DICT)
+    D_lrate_base: float = option(0.001, 'Discriminator learning rate.', 'schedule')
+    D_lrate_dict: dict = option(help='Per-resolution discriminator learning rate.', group='schedule',
+                                default_factory=dict, **_FLOAT_DICT)
     tick_kimg_base: float = 160             # Default interval of progress snapshots.
-    tick_kimg_dict: dict = dataclasses.field(default_factory=lambda: dict(DEFAULT_TICK_KIMG))
+    tick_kimg_dict: dict = option(help='Per-resolution tick length.', group='schedule',
+                                  default_factory=lambda: dict(DEFAULT_TICK_KIMG), **_FLOAT_DICT)
 
     def validate(self, num_gpus):
         for r, mb in {**self.minibatch_dict, 0: self.minibatch_base}.items():
@@ -80,15 +104,19 @@ class SG2ScheduleOptions:
     lod_initial_resolution: Optional[int] = None   # None = no progressive growing (configs e, f).
     lod_training_kimg: float = 600
     lod_transition_kimg: float = 600
-    minibatch_size_base: int = 32                   # Global minibatch.
+    minibatch_size_base: int = option(            # Global minibatch.
+        32, 'StyleGAN2: global minibatch at every resolution (official 32; configs a-d: 256 at 8x8 down to 32 from '
+        '64x64).', 'schedule', flag='minibatch_size', aliases=('batch',), implies=(('sched.minibatch_size_dict', {}),))
     minibatch_size_dict: dict = dataclasses.field(default_factory=dict)
-    minibatch_gpu_base: int = 4                     # Samples per GPU and round; more rounds accumulate gradients.
+    minibatch_gpu_base: int = option(             # Samples per GPU and round; more rounds accumulate gradients.
+        4, 'StyleGAN2: samples per GPU and round (official 4); more rounds accumulate gradients.', 'schedule',
+        flag='minibatch_gpu', implies=(('sched.minibatch_gpu_dict', {}),))
     minibatch_gpu_dict: dict = dataclasses.field(default_factory=dict)
-    G_lrate_base: float = 0.002
+    G_lrate_base: float = 0.002                     # Both set by --lrate (stylegan2/options.py).
     G_lrate_dict: dict = dataclasses.field(default_factory=dict)
     D_lrate_base: float = 0.002
     D_lrate_dict: dict = dataclasses.field(default_factory=dict)
-    lrate_rampup_kimg: float = 0
+    lrate_rampup_kimg: float = option(0, 'StyleGAN2: learning-rate ramp-up.', 'schedule')
     tick_kimg_base: float = 4
     tick_kimg_dict: dict = dataclasses.field(default_factory=lambda: dict(SG2_TICK_KIMG))
 

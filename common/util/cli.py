@@ -6,7 +6,6 @@ tools (`--lod` is a float here, an integer to `data.dataset_tool`), which one gl
 
 Nothing here imports TensorFlow: `common/__init__.py` calls quiet_tensorflow_logs() before anything does.
 """
-import importlib.util
 import os
 import shutil
 import sys
@@ -97,19 +96,3 @@ def use_grouped_help(doc, groups):
     render = lambda: grouped_help(doc, groups)  # noqa: E731
     flags.DEFINE_flag(_GroupedHelpFlag('help', 'h', render))
     flags.DEFINE_flag(_GroupedHelpFlag('helpshort', '?', render))
-
-
-# --------------------------------------------------------------------------------------------------------
-# The tools' networks.
-
-def load_tool_network(load_network, path, tool):
-    """load_network(path) for the tool `python -m <family>.<tool>` (e.g. tool='generate'): a network of the
-    other model family is one NetworkLoadError naming the tool for it, or saying there is none."""
-    from common.util.pickle_io import NetworkLoadError, OtherFamilyError
-    print(f'Loading network from "{path}"...')
-    try:
-        return load_network(path)
-    except OtherFamilyError as e:
-        module = f'{e.family}.{tool}'
-        there = 'use' if importlib.util.find_spec(module) is not None else 'there is no'
-        raise NetworkLoadError(f'{path}: this is a {e.title} network; {there} python -m {module}') from None

@@ -29,16 +29,13 @@ class NetworkLoadError(Exception):
     """A network file that cannot be used, with a one-line reason naming it."""
 
 
-FAMILY_TITLES = {'pggan': 'Progressive GAN', 'stylegan2': 'StyleGAN2'}  # Snapshots' `model` -> what users call it.
-
-
 class OtherFamilyError(NetworkLoadError):
-    """A network of the other model family: `family` is the package that loads it ('pggan' or 'stylegan2')."""
+    """A network of the other model family: `family` is the package that loads it ('pggan' or 'stylegan2'; what
+    users call it is the registry's, common.families.title)."""
 
     def __init__(self, message, family):
         super().__init__(message)
         self.family = family
-        self.title = FAMILY_TITLES.get(family, family)
 
 
 @dataclasses.dataclass
@@ -375,13 +372,14 @@ def read_network_triple(path):
     return network_triple(read_network_pickle(path), path)
 
 
-def load_snapshot_networks(path, model, build_networks):
-    """G, D, Gs of `model` ('pggan' | 'stylegan2') from one of our snapshot directories, checksums verified."""
+def load_snapshot_networks(path, model, title, build_networks):
+    """G, D, Gs of `model` ('pggan' | 'stylegan2', called `title`) from one of our snapshot directories,
+    checksums verified."""
     from common.util.snapshot import SnapshotError, read_snapshot_meta, restore_snapshot, verify_snapshot
     try:
         meta = read_snapshot_meta(verify_snapshot(path))
         if meta['model'] != model:
-            raise OtherFamilyError(f'{path}: a {meta["model"]} snapshot, not {FAMILY_TITLES.get(model, model)}: '
+            raise OtherFamilyError(f'{path}: a {meta["model"]} snapshot, not {title}: '
                                    f'load it with {meta["model"]}.load_network', meta['model'])
         try:
             G, D, Gs = build_networks(meta['kwargs'])
