@@ -97,6 +97,24 @@ def main(_):
                   f'{minibatch * n / (d_time + g_time):>8.1f} {trace:>8.1f}')
 
 
+def pggan_setup(tmp):
+    """The ProGAN parts of --config (default: the default run's networks) training at --resolution with lod at
+    that level (no fade), XLA off: (parts, strategy, dataset, minibatch, resolution)."""
+    from common.training.options import TrainingOptions
+    from common.training.distribute import make_strategy
+    from pggan import training
+
+    cfg = CONFIGS[FLAGS.config or 'default']
+    dataset = _synthetic_dataset(tmp, cfg['resolution'], cfg['channels'], max(64, 2 * (FLAGS.minibatch or 16)))
+    opts = TrainingOptions(data=dataset.tfrecord_dir, G_kwargs=cfg['G'], D_kwargs=cfg['D'], xla=False)
+    strategy = make_strategy(1)
+    parts = training.build(opts, dataset, strategy)
+    res = min(FLAGS.resolution, cfg['resolution'])
+    for net in parts.nets.values():
+        net.lod.assign(float(dataset.resolution_log2 - int(np.log2(res))))
+    return parts, strategy, dataset, FLAGS.minibatch or cfg['minibatch'], res
+
+
 def _synthetic_dataset(tmp, resolution, channels, count):
     from data import sources
     from data.dataset import Dataset
@@ -106,16 +124,15 @@ def _synthetic_dataset(tmp, resolution, channels, count):
     return Dataset(os.path.join(tmp, 'synthetic'), seed=0)
 
 
-def stylegan2_speed():
-    import tensorflow as tf
+def stylegan2_setup(tmp, xla):
+    """The StyleGAN2 parts of --config at --resolution, lod 0, on a synthetic dataset in `tmp`: (opts, parts,
+    strategy, dataset, feed, minibatch, rounds, precision)."""
     from common.training.options import TrainingOptions
     from common.training.schedule import SG2ScheduleOptions
     from common.training.distribute import make_strategy
-    from common.training.phases import CompiledPhases
     from stylegan2 import training
 
-    config = FLAGS.config or 'config-e'
-    preset = train_flags.SG2_PRESETS[config]
+    preset = train_flags.SG2_PRESETS[FLAGS.config or 'config-e']
     minibatch = FLAGS.minibatch or 32
     minibatch_gpu = FLAGS.minibatch_gpu or minibatch
     sizes = {k: FLAGS[k].value for k in ('fmap_base', 'fmap_max') if FLAGS[k].value is not None}
@@ -123,21 +140,30 @@ def stylegan2_speed():
     top = {k: v for k, v in preset.items() if k in ('D_loss', 'G_loss', 'lazy_regularization')}
     sched = {**preset.get('sched', {}), 'minibatch_size_base': minibatch, 'minibatch_size_dict': {},
              'minibatch_gpu_base': minibatch_gpu, 'minibatch_gpu_dict': {}}
+    dataset = _synthetic_dataset(tmp, FLAGS.resolution, 3, minibatch * 2)
+    opts = TrainingOptions(model='stylegan2', data=dataset.tfrecord_dir, G_kwargs={**preset['G'], **sizes},
+                           D_kwargs={**preset['D'], **sizes}, xla=xla, sched=SG2ScheduleOptions(**sched), **top)
+    strategy = make_strategy(1)
+    parts = training.build(opts, dataset, strategy)
+    parts.configure(parts.schedule(10 ** 12))  # Late enough for lod 0 (full resolution) in the growing configs.
+    feed = iter(dataset.distribute(strategy, dataset.resolution, minibatch))
+    precision = sizes.get('fp16_dtype', 'float16') if sizes.get('num_fp16_res') else 'float32'
+    return opts, parts, strategy, dataset, feed, minibatch, minibatch // minibatch_gpu, precision
+
+
+def stylegan2_speed():
+    import tensorflow as tf
+    from common.training.phases import CompiledPhases
+
+    config = FLAGS.config or 'config-e'
     with tempfile.TemporaryDirectory() as tmp:
-        dataset = _synthetic_dataset(tmp, FLAGS.resolution, 3, minibatch * 2)
-        opts = TrainingOptions(model='stylegan2', data=dataset.tfrecord_dir, G_kwargs={**preset['G'], **sizes},
-                               D_kwargs={**preset['D'], **sizes}, xla=bool(FLAGS.xla), sched=SG2ScheduleOptions(**sched),
-                               **top)
-        strategy = make_strategy(1)
-        parts = training.build(opts, dataset, strategy)
+        opts, parts, strategy, dataset, feed, minibatch, rounds, precision = stylegan2_setup(tmp, bool(FLAGS.xla))
+        minibatch_gpu = minibatch // rounds
         compiled = CompiledPhases(strategy, parts.phases, 0)
-        sched = parts.schedule(10 ** 12)  # Late enough for lod 0 (full resolution) in the growing configs.
-        parts.configure(sched)
-        rounds = minibatch // minibatch_gpu
-        feed = iter(dataset.distribute(strategy, dataset.resolution, minibatch))
+        sched = parts.schedule(10 ** 12)
         count = lambda net: sum(int(np.prod(v.shape)) for v in net.trainable_variables)  # noqa: E731
         print(f'model=stylegan2 config={config} resolution={dataset.resolution} lod={sched.lod} minibatch={minibatch} '
-              f'xla={bool(FLAGS.xla)} precision={sizes.get("fp16_dtype", "float16") if sizes.get("num_fp16_res") else "float32"} '
+              f'xla={bool(FLAGS.xla)} precision={precision} '
               f'minibatch_gpu={minibatch_gpu} G params={count(parts.nets["G"])} D params={count(parts.nets["D"])} '
               f'threads intra={tf.config.threading.get_intra_op_parallelism_threads()}')
         ms, intervals, flops = {}, {}, {}

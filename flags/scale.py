@@ -8,7 +8,8 @@ flags.DEFINE_string('worker_hosts', None, 'Multi-machine training: host:port of 
 flags.DEFINE_integer('task_index', None, 'With --worker_hosts: this machine\'s position in the list (0 = chief).')
 flags.DEFINE_string('tpu', None, 'Train with TPUStrategy on this TPU: its name, grpc://host:port, or local (TPU VM). '
                     'Untried (see README).')
-flags.DEFINE_bool('xla', None, 'Compile the loss/gradient computation with XLA (jit_compile).')
+flags.DEFINE_bool('xla', None, 'Compile each phase\'s loss/gradient computation with XLA (jit_compile); unset: per '
+                  'phase the faster path on this device (the log says which and why; a resumed run keeps its own).')
 flags.DEFINE_bool('fp16', None, 'StyleGAN2 mixed precision as StyleGAN2-ADA: --num_fp16_res=4 --conv_clamp=256.')
 flags.DEFINE_integer('num_fp16_res', None, 'StyleGAN2: run the N highest resolutions of G and D in --fp16_dtype '
                      '(0 = float32).')

@@ -41,7 +41,8 @@ class TrainingOptions:
     image_snapshot_ticks: int = 1           # How often to write a fakes grid.
     network_snapshot_ticks: int = 10        # How often to write a network snapshot.
     grid_size: str = '1080p'                # Snapshot grid: '1080p', '4k' (official) or 'WxH'.
-    xla: bool = False                       # Compile the loss and gradient computation with XLA (jit_compile).
+    xla: Union[None, bool, dict] = None     # Compile each phase's losses and gradients with XLA; None: the faster
+                                            # path here (common/training/fast_path.py), recorded per phase.
     swd_images: int = 0                     # Images for the final SWD report (0 = skip).
     metrics: list = dataclasses.field(default_factory=list)  # Computed at each network snapshot (metric_main names).
     metric_kwargs: dict = dataclasses.field(default_factory=dict)  # feature_net, inception, vgg16, vgg16_features,
@@ -98,6 +99,9 @@ class TrainingOptions:
                 raise OptionsError(f'--num_fp16_res={fp16} ({flag}): expected 0 (float32) or a number of resolutions')
             if kwargs.get('fp16_dtype', 'float16') not in LOW_PRECISION_DTYPES:
                 raise OptionsError(f'--fp16_dtype={kwargs["fp16_dtype"]}: expected {" or ".join(LOW_PRECISION_DTYPES)}')
+        if not (self.xla is None or isinstance(self.xla, bool) or
+                (isinstance(self.xla, dict) and all(isinstance(v, bool) for v in self.xla.values()))):
+            raise OptionsError(f'xla={self.xla!r}: expected true, false, or {{phase: true or false}}')
         if self.nan_max_rollbacks < 0:
             raise OptionsError(f'--nan_max_rollbacks={self.nan_max_rollbacks}: expected 0 or more')
         if self.G_reg_interval < 1 or self.D_reg_interval < 1:
