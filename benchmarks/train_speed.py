@@ -30,7 +30,7 @@ import flags as train_flags  # noqa: E402
 from common.util.flops import graph_flops, matmul_peak_gflops  # noqa: E402  (train.py's flags: --model, --config, --xla, --minibatch_gpu are reused)
 
 # --config: pggan default|res128; stylegan2 a preset of flags.SG2_PRESETS (default config-e).
-# --xla: default on for pggan, off for stylegan2. --minibatch_gpu: default the whole minibatch (as peer_ada).
+# --xla: unset, each phase as train.py would run it here (common/training/fast_path.py). --minibatch_gpu: default the whole minibatch (as peer_ada).
 flags.DEFINE_integer('resolution', 32, 'StyleGAN2: image resolution.')
 flags.DEFINE_integer('steps', 3, 'Timed iterations per resolution.')
 flags.DEFINE_integer('minibatch', None, 'Global minibatch (default: 16, as the presets).')
@@ -63,12 +63,13 @@ def main(_):
         res, ch = cfg['resolution'], cfg['channels']
         dataset = _synthetic_dataset(tmp, res, ch, max(64, minibatch * 2))
         opts = TrainingOptions(data=dataset.tfrecord_dir, G_kwargs=cfg['G'], D_kwargs=cfg['D'],
-                               xla=FLAGS.xla is not False)
+                               xla=FLAGS.xla)
         strategy = make_strategy(1)
         parts = training.build(opts, dataset, strategy)
+        choose_xla(parts, strategy)
         compiled = CompiledPhases(strategy, parts.phases, opts.random_seed)
         top = dataset.resolution_log2
-        print(f'config={FLAGS.config or "default"} resolution={res} channels={ch} minibatch={minibatch} xla={FLAGS.xla is not False} '
+        print(f'config={FLAGS.config or "default"} resolution={res} channels={ch} minibatch={minibatch} '
               f'G params={sum(int(np.prod(v.shape)) for v in parts.nets["G"].trainable_variables)} '
               f'D params={sum(int(np.prod(v.shape)) for v in parts.nets["D"].trainable_variables)} '
               f'threads intra={tf.config.threading.get_intra_op_parallelism_threads()}')
@@ -95,6 +96,15 @@ def main(_):
             n = FLAGS.steps
             print(f'{r:>10d} {lod:>5.1f} {d_time / n * 1000:>8.1f} {g_time / n * 1000:>8.1f} '
                   f'{minibatch * n / (d_time + g_time):>8.1f} {trace:>8.1f}')
+
+
+def choose_xla(parts, strategy):
+    """Each phase's XLA setting as train.py chooses it from --xla and this device; printed as train.py logs it."""
+    from common.training import fast_path
+    choice = fast_path.choose(parts.phases, FLAGS.xla, fast_path.device_kind(strategy), strategy.num_replicas_in_sync)
+    for phase in parts.phases:
+        phase.xla = choice[phase.name][0]
+    print(fast_path.describe(choice))
 
 
 def pggan_setup(tmp):
@@ -157,13 +167,14 @@ def stylegan2_speed():
 
     config = FLAGS.config or 'config-e'
     with tempfile.TemporaryDirectory() as tmp:
-        opts, parts, strategy, dataset, feed, minibatch, rounds, precision = stylegan2_setup(tmp, bool(FLAGS.xla))
+        opts, parts, strategy, dataset, feed, minibatch, rounds, precision = stylegan2_setup(tmp, FLAGS.xla)
+        choose_xla(parts, strategy)
         minibatch_gpu = minibatch // rounds
         compiled = CompiledPhases(strategy, parts.phases, 0)
         sched = parts.schedule(10 ** 12)
         count = lambda net: sum(int(np.prod(v.shape)) for v in net.trainable_variables)  # noqa: E731
         print(f'model=stylegan2 config={config} resolution={dataset.resolution} lod={sched.lod} minibatch={minibatch} '
-              f'xla={bool(FLAGS.xla)} precision={precision} '
+              f'precision={precision} '
               f'minibatch_gpu={minibatch_gpu} G params={count(parts.nets["G"])} D params={count(parts.nets["D"])} '
               f'threads intra={tf.config.threading.get_intra_op_parallelism_threads()}')
         ms, intervals, flops = {}, {}, {}
