@@ -25,7 +25,7 @@ def test_flags_win_over_the_rule_and_over_the_continued_run():
 
 def test_auto_follows_the_device_rule():
     assert {on for on, _ in fast_path.choose(_phases(), None, 'avx512').values()} == {False}
-    assert {on for on, _ in fast_path.choose(_phases(), None, 'TPU').values()} == {True}
+    assert {on for on, _ in fast_path.choose(_phases(), None, 'GPU').values()} == {True}
     choice = fast_path.choose(_phases(), None, 'avx2')
     assert fast_path.recorded(None, None, choice) == {name: on for name, (on, _) in choice.items()}
     assert all(why.startswith('auto: a CPU with AVX2') for _, why in choice.values())
@@ -75,7 +75,7 @@ def test_resumed_run_keeps_the_choice_it_started_with_on_another_device(tiny_dat
     first = training_loop(TrainingOptions(**opts), stop_after_ticks=1)
     assert json.load(open(os.path.join(first, 'training_options.json')))['xla'] == {'D': False, 'G': False}
     assert 'XLA: D G uncompiled (auto: a CPU with AVX-512' in open(os.path.join(first, 'log.txt')).read()
-    monkeypatch.setattr(fast_path, 'device_kind', lambda strategy: 'TPU')
+    monkeypatch.setattr(fast_path, 'device_kind', lambda strategy: 'GPU')
     resumed = training_loop(TrainingOptions(**opts, resume=first, run_dir=first))
     assert json.load(open(os.path.join(resumed, 'training_options.json')))['xla'] == {'D': False, 'G': False}
     assert 'XLA: D G uncompiled (as the run being continued started)' in open(os.path.join(resumed, 'log.txt')).read()

@@ -11,7 +11,7 @@ import tensorflow as tf
 
 # The path per device kind and why (README, "XLA per phase", has the measurements).
 _RULES = {
-    'TPU': (True, 'a TPU runs compiled code only'),
+    'TPU': (False, 'a TPU: TPUStrategy compiles the whole step anyway'),
     'GPU': (True, 'a GPU: XLA fuses the element-wise work around the cuDNN convolutions; not measured here'),
     'avx512': (False, "a CPU with AVX-512: TensorFlow's oneDNN convolutions use it, XLA's do not; every phase "
                       "measured 1.0-1.6x slower compiled"),
