@@ -31,7 +31,7 @@ import flags as train_flags  # noqa: E402
 from common.util.flops import graph_flops, matmul_peak_gflops  # noqa: E402  (train.py's flags: --model, --config, --xla, --minibatch_gpu are reused)
 
 # --config: pggan default|res128; stylegan2 a preset of stylegan2/options.py SG2_PRESETS (default config-e).
-# --xla: default on for pggan, off for stylegan2. --minibatch_gpu: default the whole minibatch (as peer_ada).
+# --xla: unset, each phase as train.py would run it here (common/training/fast_path.py). --minibatch_gpu: default the whole minibatch (as peer_ada).
 flags.DEFINE_integer('resolution', 32, 'StyleGAN2: image resolution.')
 flags.DEFINE_integer('steps', 3, 'Timed iterations per resolution.')
 flags.DEFINE_integer('minibatch', None, 'Global minibatch (default: 16, as the presets).')
@@ -64,12 +64,13 @@ def main(_):
         res, ch = cfg['resolution'], cfg['channels']
         dataset = _synthetic_dataset(tmp, res, ch, max(64, minibatch * 2))
         opts = TrainingOptions(data=dataset.tfrecord_dir, G_kwargs=cfg['G'], D_kwargs=cfg['D'],
-                               xla=FLAGS.xla is not False)
+                               xla=FLAGS.xla)
         strategy = make_strategy(1)
         parts = training.build(opts, dataset, strategy)
+        choose_xla(parts, strategy)
         compiled = CompiledPhases(strategy, parts.phases, opts.random_seed)
         top = dataset.resolution_log2
-        print(f'config={FLAGS.config or "default"} resolution={res} channels={ch} minibatch={minibatch} xla={FLAGS.xla is not False} '
+        print(f'config={FLAGS.config or "default"} resolution={res} channels={ch} minibatch={minibatch} '
               f'G params={sum(int(np.prod(v.shape)) for v in parts.nets["G"].trainable_variables)} '
               f'D params={sum(int(np.prod(v.shape)) for v in parts.nets["D"].trainable_variables)} '
               f'threads intra={tf.config.threading.get_intra_op_parallelism_threads()}')
@@ -98,6 +99,33 @@ def main(_):
                   f'{minibatch * n / (d_time + g_time):>8.1f} {trace:>8.1f}')
 
 
+def choose_xla(parts, strategy):
+    """Each phase's XLA setting as train.py chooses it from --xla and this device; printed as train.py logs it."""
+    from common.training import fast_path
+    choice = fast_path.choose(parts.phases, FLAGS.xla, fast_path.device_kind(strategy), strategy.num_replicas_in_sync)
+    for phase in parts.phases:
+        phase.xla = choice[phase.name][0]
+    print(fast_path.describe(choice))
+
+
+def pggan_setup(tmp):
+    """The ProGAN parts of --config (default: the default run's networks) training at --resolution with lod at
+    that level (no fade), XLA off: (parts, strategy, dataset, minibatch, resolution)."""
+    from common.training.options import TrainingOptions
+    from common.training.distribute import make_strategy
+    from pggan import training
+
+    cfg = CONFIGS[FLAGS.config or 'default']
+    dataset = _synthetic_dataset(tmp, cfg['resolution'], cfg['channels'], max(64, 2 * (FLAGS.minibatch or 16)))
+    opts = TrainingOptions(data=dataset.tfrecord_dir, G_kwargs=cfg['G'], D_kwargs=cfg['D'], xla=False)
+    strategy = make_strategy(1)
+    parts = training.build(opts, dataset, strategy)
+    res = min(FLAGS.resolution, cfg['resolution'])
+    for net in parts.nets.values():
+        net.lod.assign(float(dataset.resolution_log2 - int(np.log2(res))))
+    return parts, strategy, dataset, FLAGS.minibatch or cfg['minibatch'], res
+
+
 def _synthetic_dataset(tmp, resolution, channels, count):
     from data import sources
     from data.dataset import Dataset
@@ -107,17 +135,16 @@ def _synthetic_dataset(tmp, resolution, channels, count):
     return Dataset(os.path.join(tmp, 'synthetic'), seed=0)
 
 
-def stylegan2_speed():
-    import tensorflow as tf
+def stylegan2_setup(tmp, xla):
+    """The StyleGAN2 parts of --config at --resolution, lod 0, on a synthetic dataset in `tmp`: (opts, parts,
+    strategy, dataset, feed, minibatch, rounds, precision)."""
     from common.training.options import TrainingOptions
     from common.training.schedule import SG2ScheduleOptions
     from common.training.distribute import make_strategy
-    from common.training.phases import CompiledPhases
     from stylegan2 import training
 
-    config = FLAGS.config or 'config-e'
     from stylegan2.options import SG2_PRESETS
-    preset = SG2_PRESETS[config]
+    preset = SG2_PRESETS[FLAGS.config or 'config-e']
     minibatch = FLAGS.minibatch or 32
     minibatch_gpu = FLAGS.minibatch_gpu or minibatch
     sizes = {k: FLAGS[k].value for k in ('fmap_base', 'fmap_max') if FLAGS[k].value is not None}
@@ -128,22 +155,32 @@ def stylegan2_speed():
                 if flag in given})
     sched = {**preset.get('sched', {}), 'minibatch_size_base': minibatch, 'minibatch_size_dict': {},
              'minibatch_gpu_base': minibatch_gpu, 'minibatch_gpu_dict': {}}
+    dataset = _synthetic_dataset(tmp, FLAGS.resolution, 3, minibatch * 2)
+    opts = TrainingOptions(model='stylegan2', data=dataset.tfrecord_dir, G_kwargs={**preset['G'], **sizes},
+                           D_kwargs={**preset['D'], **sizes}, xla=xla, sched=SG2ScheduleOptions(**sched), **top)
+    strategy = make_strategy(1)
+    parts = training.build(opts, dataset, strategy)
+    parts.configure(parts.schedule(10 ** 12))  # Late enough for lod 0 (full resolution) in the growing configs.
+    feed = iter(dataset.distribute(strategy, dataset.resolution, minibatch))
+    precision = sizes.get('fp16_dtype', 'float16') if sizes.get('num_fp16_res') else 'float32'
+    return opts, parts, strategy, dataset, feed, minibatch, minibatch // minibatch_gpu, precision
+
+
+def stylegan2_speed():
+    import tensorflow as tf
+    from common.training.phases import CompiledPhases
+
+    config = FLAGS.config or 'config-e'
     with tempfile.TemporaryDirectory() as tmp:
-        dataset = _synthetic_dataset(tmp, FLAGS.resolution, 3, minibatch * 2)
-        opts = TrainingOptions(model='stylegan2', data=dataset.tfrecord_dir, G_kwargs={**preset['G'], **sizes},
-                               D_kwargs={**preset['D'], **sizes}, xla=bool(FLAGS.xla), sched=SG2ScheduleOptions(**sched),
-                               **top)
-        strategy = make_strategy(1)
-        parts = training.build(opts, dataset, strategy)
+        opts, parts, strategy, dataset, feed, minibatch, rounds, precision = stylegan2_setup(tmp, FLAGS.xla)
+        choose_xla(parts, strategy)
+        minibatch_gpu = minibatch // rounds
         compiled = CompiledPhases(strategy, parts.phases, 0)
-        sched = parts.schedule(10 ** 12)  # Late enough for lod 0 (full resolution) in the growing configs.
-        parts.configure(sched)
-        rounds = minibatch // minibatch_gpu
-        feed = iter(dataset.distribute(strategy, dataset.resolution, minibatch))
+        sched = parts.schedule(10 ** 12)
         augment = opts.aug if opts.aug == 'noaug' else f'{opts.aug} p={opts.augment_p or 0:g} {opts.augpipe or "bgc"}'
         count = lambda net: sum(int(np.prod(v.shape)) for v in net.trainable_variables)  # noqa: E731
         print(f'model=stylegan2 config={config} resolution={dataset.resolution} lod={sched.lod} minibatch={minibatch} '
-              f'xla={bool(FLAGS.xla)} aug={augment} precision={sizes.get("fp16_dtype", "float16") if sizes.get("num_fp16_res") else "float32"} '
+              f'aug={augment} precision={precision} '
               f'minibatch_gpu={minibatch_gpu} G params={count(parts.nets["G"])} D params={count(parts.nets["D"])} '
               f'threads intra={tf.config.threading.get_intra_op_parallelism_threads()}')
         ms, intervals, flops = {}, {}, {}

@@ -68,7 +68,7 @@ PRESETS = {
                             sched=dict(minibatch_base=32, minibatch_dict={4: 512, 8: 256, 16: 128, 32: 64, 64: 32},
                                        G_lrate_dict={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003},
                                        D_lrate_dict={128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}, **_FP32_LIMITS)),
-    'cpu-fashion32': dict(num_gpus=1, total_kimg=54, grid_size='12x8', xla=True, image_snapshot_ticks=1,
+    'cpu-fashion32': dict(num_gpus=1, total_kimg=54, grid_size='12x8', image_snapshot_ticks=1,
                           network_snapshot_ticks=6, swd_images=2048,
                           G_smoothing=0.99,  # Half-life of ~2 kimg: 0.999 would leave Gs mostly at its init in 54 kimg.
                           G=dict(fmap_base=256, fmap_max=64, latent_size=64), D=dict(fmap_base=256, fmap_max=64),

@@ -20,7 +20,7 @@ import tensorflow as tf
 from common.ops.augment import AugmentPipe
 from common.ops.layers import process_reals
 from common.training.ada import AdaptiveAugment
-from common.training.resume import resumes_from_pickle
+from common.training.run_dir import resumes_from_pickle
 from common.ops.mixed_precision import LossScale
 from common.util.cli import OptionsError
 from common.training.freeze import trained_variables

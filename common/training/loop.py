@@ -23,6 +23,7 @@ from common.training.evaluation import snapshot_metrics
 from common.util.flops import cached_peak_gflops
 from common.util.images import create_image_grid, save_png, to_uint8_progan
 from common.training.options import OptionsError, TrainingOptions
+from common.training import fast_path
 from common.training.phases import CompiledPhases
 from common.training.preemption import StopSignals
 from common.training.resume import (TrainingError, check_fits, choose_run_dir, fresh_state, read_resume_state,
@@ -93,6 +94,12 @@ def training_loop(opts: TrainingOptions, stop_after_ticks=None, resume_command=N
     tf.keras.utils.set_random_seed(opts.random_seed)  # Weight initialization.
     family = families.get(opts.model)
     parts = family.build(opts, dataset, strategy)
+    started = (saved.get('options') or {}).get('xla') if snapshot else None  # A continued run keeps its path.
+    xla = fast_path.choose(parts.phases, opts.xla, fast_path.device_kind(strategy), strategy.num_replicas_in_sync,
+                           started)
+    for phase in parts.phases:
+        phase.xla = xla[phase.name][0]
+    opts = dataclasses.replace(opts, xla=fast_path.recorded(opts.xla, started, xla))
     if snapshot:
         check_fits(parts, snapshot)      # Before a new run directory is made for a run that cannot start.
     notes = transfer.take_weights(parts, start) if start else []
@@ -110,6 +117,7 @@ def training_loop(opts: TrainingOptions, stop_after_ticks=None, resume_command=N
         print(f'Dataset: {opts.data} ({dataset.num_images} images, {dataset.resolution}x{dataset.resolution}x'
               f'{dataset.num_channels}, {dataset.label_size} label dims); replicas: {strategy.num_replicas_in_sync}'
               + (f' on {num_workers(strategy)} workers' if num_workers(strategy) > 1 else ''))
+        print(fast_path.describe(xla))
         with StopSignals() as stop:
             state = _train(opts, family, parts, dataset, strategy, state, run_dir, stop_after_ticks, stop, chief)
         if stop.received and chief:

@@ -34,6 +34,10 @@ def _grid(text):
     return w > 0 and h > 0
 
 
+def _xla_choice(x):
+    return x is None or isinstance(x, bool) or (isinstance(x, dict) and all(isinstance(v, bool) for v in x.values()))
+
+
 @dataclasses.dataclass
 class SharedOptions:
     """The options of every family. Field = default, help (the flag's), --help group, check."""
@@ -72,7 +76,11 @@ class SharedOptions:
     # ada-pytorch's --snap sets both snapshot intervals; here it is the network one.
     grid_size: str = option('1080p', 'Snapshot grid: 1080p, 4k or WxH.', 'run',
                             check=(_grid, 'expected 1080p, 4k or WxH (e.g. 8x4)'))
-    xla: bool = option(False, 'Compile the loss/gradient computation with XLA (jit_compile).', 'scale')
+    xla: Union[None, bool, dict] = option(None, "Compile each phase's loss/gradient computation with XLA "
+                                          '(jit_compile); unset: per phase the faster path on this device (the log '
+                                          'says which and why; a resumed run keeps its own, recorded per phase: '
+                                          'common/training/fast_path.py).', 'scale', type=bool,
+                                          check=(_xla_choice, 'expected true, false, or {phase: true or false}'))
     swd_images: int = option(0, 'Images for the SWD printed at the end (0 = skip).', 'metrics')
     metrics: list = option(help='Metrics at each network snapshot (or none): fid50k_full, kid50k_full, pr50k3_full, '
                            'ppl2_wend, ppl_zfull, ppl_wfull, ppl_zend, ppl_wend, is50k, fid50k, kid50k, pr50k3, swd, '

@@ -24,9 +24,15 @@ class Phase:
     repeats: int = 1                        # Consecutive runs per minibatch, each on new reals (ProGAN D_repeats).
     interval: int = 1                       # Run every `interval` minibatches (lazy regularization).
     after: Optional[Callable] = None        # Cross-replica update after each run (the Gs moving average).
-    xla: bool = False                       # Compile the loss and gradients with XLA.
+    xla: Optional[bool] = None              # Compile the loss and gradients with XLA; None: the loop decides
+                                            # (common/training/fast_path.py). A dict {phase name: bool}, a run's
+                                            # recorded choice, gives this phase's entry.
     all_reduces: bool = False               # The loss all-reduces across replicas (path length's pl_mean).
     loss_scale: Optional[object] = None     # common.ops.mixed_precision.LossScale of float16 networks.
+
+    def __post_init__(self):
+        if isinstance(self.xla, dict):
+            self.xla = self.xla.get(self.name)
 
 
 @dataclasses.dataclass
@@ -151,7 +157,7 @@ class CompiledPhases:
 
         # An all-reduce inside a compiled function needs collective ops where TensorFlow would use merge_call
         # (MirroredStrategy on CPUs): with several replicas such a phase runs uncompiled.
-        use_xla = phase.xla and not (phase.all_reduces and strategy.num_replicas_in_sync > 1)
+        use_xla = bool(phase.xla) and not (phase.all_reduces and strategy.num_replicas_in_sync > 1)
 
         def compute(ctx, *data):
             if use_xla:  # XLA fuses the element-wise work of the forward and double-backward passes.

@@ -6,7 +6,7 @@ import os
 
 from common.training.options import OptionsError
 from common.training.run_dir import latest_run_dir, list_snapshots, locate_snapshot, newest_valid_snapshot, \
-    remove_stale_temporaries
+    remove_stale_temporaries, resumes_from_pickle  # noqa: F401 (resumes_from_pickle: part of this API)
 from common.util.snapshot import read_snapshot_meta, read_snapshot_state, restore_snapshot
 
 
@@ -58,19 +58,6 @@ def choose_run_dir(opts, chief=True):
                  f'any run directory {os.path.join(opts.result_dir, "<number>-" + opts.desc)} (--desc={opts.desc})')
         raise FileNotFoundError(f'--resume=latest: no complete snapshot in {where}')
     return run_dir, snapshot
-
-
-def resumes_from_pickle(opts):
-    """Whether --resume names a network file (an official pickle, or an export load_network reads) rather than
-    a snapshot, a run directory or 'latest': the run takes that file's weights only (common/training/transfer.py).
-    Also true when --auto_resume continues such a run from its own snapshot: ada-pytorch decides by the flag
-    too (its --ada_kimg default is 100 when resuming)."""
-    return is_network_file(opts.resume)
-
-
-def is_network_file(resume):
-    """Whether a --resume value names a file (a network pickle), not a snapshot, a run directory or 'latest'."""
-    return bool(resume) and resume != 'latest' and os.path.isfile(resume)
 
 
 def fresh_state(opts):

@@ -191,3 +191,16 @@ def update_best(run_dir, snapshot, headlines):
     if changed:
         write_json_atomic(path, best)
     return [os.path.join(run_dir, entry['snapshot']) for entry in best.values()]
+
+
+def resumes_from_pickle(opts):
+    """Whether --resume names a network file (an official pickle, or an export load_network reads) rather than
+    a snapshot, a run directory or 'latest': the run takes that file's weights only (common/training/transfer.py).
+    Also true when --auto_resume continues such a run from its own snapshot: ada-pytorch decides by the flag
+    too (its --ada_kimg default is 100 when resuming)."""
+    return is_network_file(opts.resume)
+
+
+def is_network_file(resume):
+    """Whether a --resume value names a file (a network pickle), not a snapshot, a run directory or 'latest'."""
+    return bool(resume) and resume != 'latest' and os.path.isfile(resume)
