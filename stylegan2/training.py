@@ -61,7 +61,7 @@ def build(opts, dataset, strategy):
         D_opt.build(D_vars)
         pl_mean = tf.Variable(0.0, trainable=False, name='pl_mean',
                               aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-        augment = _augmentation(opts)
+        augment = _augmentation(opts, dataset.resolution)
         images_shown = tf.Variable(0.0, trainable=False, dtype=tf.float64, name='images_shown',
                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         # One dynamic loss scale per optimizer (official tflib), where that network has float16 blocks.
@@ -186,11 +186,14 @@ def build(opts, dataset, strategy):
         images_shown=images_shown if opts.G_smoothing_rampup is not None else None)
 
 
-def _augmentation(opts):
+def _augmentation(opts, resolution):
     """StyleGAN2-ADA's augmentation of D's inputs (ada-pytorch: a pipe only where p > 0 or p adapts)."""
     if opts.aug == 'noaug' or (opts.aug == 'fixed' and opts.augment_p == 0):
         return None
     pipe = AugmentPipe.from_preset(opts.augpipe)
+    if resolution < pipe.min_resolution:
+        raise OptionsError(f'--augpipe={opts.augpipe}: its image filter needs images of at least {pipe.min_resolution}x'
+                           f'{pipe.min_resolution} (this dataset: {resolution}x{resolution}); use a pipe without it, such as bgc')
     pipe.p.assign(opts.augment_p)
     return AdaptiveAugment(pipe, target=opts.ada_target if opts.aug == 'ada' else None, interval=opts.ada_interval,
                            kimg=opts.ada_kimg)

@@ -150,6 +150,8 @@ def test_fine_tuning_from_a_pickle_reacts_faster_without_ema_rampup(train_flags,
     (['--aug=ada', '--augpipe=bgx'], '--augpipe=bgx: expected one of blit, geom'),
     (['--aug=sometimes'], '--aug=sometimes: expected noaug, ada or fixed'),
     (['--augpipe=bgc'], '--augpipe: needs --aug=ada or --aug=fixed'),
+    (['--aug=ada', '--augpipe=bgcf'], '--augpipe=bgcf: its image filter needs images of at least 22x22 (this '
+                                      'dataset: 8x8)'),
     (['--aug=ada', '--model=pggan', '--config=cpu-fashion32'], '--aug=ada: adaptive discriminator augmentation is for --model=stylegan2')])
 def test_bad_ada_flags_are_one_error_naming_the_flag(args, message, tiny_labelled_rgb8, tmp_path, capsys):
     import train
