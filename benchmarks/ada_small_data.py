@@ -56,14 +56,16 @@ def _curves(run_dir):
     return [dict(kimg=float(k), rt=float(r), p=float(p)) for k, r, p in rows]
 
 
-def _swd(run_dir, data):
+def _swds(run_dir, datasets):
+    """{key: SWD of the run's final Gs against that dataset} for {key: dataset}, the snapshot loaded once."""
     from common import families
     from common.metrics.sliced_wasserstein import swd_of_generator
     from common.training.run_dir import locate_snapshot
     family = families.get('stylegan2')
     sampler = family.sampler(family.load_network(locate_snapshot(run_dir)).Gs)
-    result = swd_of_generator(sampler, data, F.swd_images, seed=1000, noise='const')
-    return {k: float(v) for k, v in result.items()}
+    return {key: {k: float(v) for k, v in swd_of_generator(sampler, data, F.swd_images, seed=1000,
+                                                              noise='const').items()}
+            for key, data in datasets.items()}
 
 
 def plot(results, path):
@@ -116,7 +118,7 @@ def main(argv):
     everything = os.path.join(F.out, 'fashion-mnist-32-all')
     if not os.path.isdir(everything):
         write_dataset(everything, sources.embedded_source(), shuffle=True)
-    results = {arm: dict(curve=_curves(run_dir), swd_train=_swd(run_dir, data), swd_all=_swd(run_dir, everything))
+    results = {arm: dict(curve=_curves(run_dir), **_swds(run_dir, {'swd_train': data, 'swd_all': everything}))
                for arm, run_dir in runs.items()}
     results['settings'] = dict(kimg=F.kimg, images=F.images, ada_kimg=F.ada_kimg, config='cpu-config-e',
                                swd_images=F.swd_images)

@@ -62,7 +62,7 @@ def build(opts, dataset, strategy):
         D_opt.build(D_vars)
         pl_mean = tf.Variable(0.0, trainable=False, name='pl_mean',
                               aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
-        augment = augmentation(opts)
+        augment = augmentation(opts, dataset.resolution)
         images_shown = tf.Variable(0.0, trainable=False, dtype=tf.float64, name='images_shown',
                                    aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
         # One dynamic loss scale per optimizer (official tflib), where that network has float16 blocks.
@@ -194,13 +194,18 @@ def ema_rampup(opts):
     return None if resumes_from_pickle(opts) else opts.G_smoothing_rampup
 
 
-def augmentation(opts):
+def augmentation(opts, resolution):
     """StyleGAN2-ADA's augmentation of D's inputs (ada-pytorch: a pipe only where p > 0 or p adapts), with
     ada-pytorch's defaults for the flags not given: p 0, target 0.6, pipe bgc, ada_kimg 500 (100 from a pickle)."""
     p = opts.augment_p or 0.0
     if opts.aug == 'noaug' or (opts.aug == 'fixed' and p == 0):
         return None
-    pipe = AugmentPipe.from_preset(opts.augpipe or 'bgc')
+    name = opts.augpipe or 'bgc'
+    pipe = AugmentPipe.from_preset(name)
+    if resolution < pipe.min_resolution:
+        m = pipe.min_resolution
+        raise OptionsError(f'--augpipe={name}: its image filter needs images of at least {m}x{m} (this dataset: '
+                           f'{resolution}x{resolution}); use a pipe without it, such as bgc')
     pipe.p.assign(p)
     kimg = opts.ada_kimg or (100 if resumes_from_pickle(opts) else 500)
     target = (0.6 if opts.ada_target is None else opts.ada_target) if opts.aug == 'ada' else None

@@ -122,7 +122,7 @@ def test_ada_configs_carry_ada_pytorch_numbers(train_flags, tiny_labelled_rgb8, 
     assert (opts.G_smoothing_kimg, opts.G_smoothing_rampup, opts.G_kwargs['mapping_layers']) == \
         pytest.approx((ema, ramp, mapping)) if ramp else (opts.G_smoothing_kimg, opts.G_kwargs['mapping_layers']) == \
         pytest.approx((ema, mapping)) and opts.G_smoothing_rampup is None
-    ada = training.augmentation(opts)  # ada-pytorch's defaults of the flags not given.
+    ada = training.augmentation(opts, 32)  # ada-pytorch's defaults of the flags not given.
     assert (opts.aug, ada.target, ada.kimg, ada.interval) == ('ada', 0.6, 500, 4)
     assert opts.G_kwargs['num_fp16_res'] == opts.D_kwargs['num_fp16_res'] == 4 and opts.D_kwargs['conv_clamp'] == 256
     assert (opts.D_kwargs.get('architecture'), 'func_name' in opts.G_loss) == \
@@ -135,7 +135,7 @@ def test_fine_tuning_from_a_pickle_reacts_faster_without_ema_rampup(train_flags,
     train_flags(['train.py', '--model=stylegan2', '--cfg=auto', f'--resume={pickle}'])
     opts = train.build_options(smooth_rgb32)[0]
     assert opts.G_smoothing_rampup == 0.05  # The config's, off when fine-tuning:
-    assert (training.augmentation(opts).kimg, training.ema_rampup(opts)) == (100, None)
+    assert (training.augmentation(opts, 32).kimg, training.ema_rampup(opts)) == (100, None)
 
 
 @pytest.mark.parametrize('args, message', [
@@ -145,6 +145,8 @@ def test_fine_tuning_from_a_pickle_reacts_faster_without_ema_rampup(train_flags,
     (['--aug=ada', '--augpipe=bgx'], '--augpipe=bgx: expected one of blit, geom'),
     (['--aug=sometimes'], '--aug=sometimes: expected noaug, ada or fixed'),
     (['--augpipe=bgc'], '--augpipe: needs --aug=ada or --aug=fixed'),
+    (['--aug=ada', '--augpipe=bgcf'], '--augpipe=bgcf: its image filter needs images of at least 22x22 (this '
+                                      'dataset: 8x8)'),
     (['--aug=ada', '--model=pggan', '--config=cpu-fashion32'], '--aug: a StyleGAN2 option (--model=stylegan2), not one of --model=pggan')])
 def test_bad_ada_flags_are_one_error_naming_the_flag(args, message, tiny_labelled_rgb8, tmp_path, capsys):
     import train

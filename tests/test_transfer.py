@@ -194,6 +194,23 @@ def test_a_variable_that_does_not_fit_is_named_and_augment_p_is_taken():
         transfer.take_weights(parts, transfer.PickleStart('x.pkl', Networks(G, wider, Gs), dict(label_size=0)))
 
 
+@pytest.mark.parametrize('target, own_p, expected', [(0.6, 0.0, 0.37), (0.6, 0.1, 0.1), (None, 0.25, 0.25)],
+                         ids=['ada starts from the file', 'ada keeps --p', 'fixed keeps --p'])
+def test_the_files_augment_p_starts_adaptive_runs_only_where_no_p_was_given(target, own_p, expected):
+    from pggan.loading import build_networks
+    from common.ops.augment import AugmentPipe
+    from common.training.ada import AdaptiveAugment
+    kwargs = {'G': dict(num_channels=1, resolution=8, fmap_base=16, fmap_max=8, latent_size=8),
+              'D': dict(num_channels=1, resolution=8, fmap_base=16, fmap_max=8)}
+    G, D, Gs = build_networks(kwargs)
+    augment = AdaptiveAugment(AugmentPipe.from_preset('bgc'), target=target)
+    augment.pipe.p.assign(own_p)
+    parts = types.SimpleNamespace(nets={'G': G, 'D': D, 'Gs': Gs}, network_kwargs=kwargs, augment=augment,
+                                  extra_state=augment.trackables())
+    transfer.take_weights(parts, transfer.PickleStart('x.pkl', Networks(G, D, Gs, augment_p=0.37), dict(label_size=0)))
+    assert augment.p.numpy() == np.float32(expected)
+
+
 def _train_main(argv, capsys):
     from absl import flags
     from absl.testing import flagsaver

@@ -391,6 +391,12 @@ class AugmentPipe(keras.layers.Layer):
         self.p = self.add_weight(name='p', shape=(), dtype='float32', initializer='ones', trainable=False)
         self._fbank = _filter_bank()
 
+    @property
+    def min_resolution(self):
+        """The smallest image side the pipe takes: the image filter reflect-pads by half its kernel, which
+        needs sides above that (as ada-pytorch)."""
+        return np.shape(self._fbank)[1] // 2 + 1 if self.imgfilter > 0 else 1
+
     @classmethod
     def from_preset(cls, name, **kwargs):
         """The pipe of an ada-pytorch `--augpipe` preset (AUGPIPE_SPECS); kwargs override strengths."""

@@ -12,7 +12,7 @@ official TF `resume_pkl` do:
   with --cond keeps its label layers (those the labels add or widen) freshly initialized.
 - Optimizers, training state and schedule start afresh, at --resume_kimg (official semantics; see
   common/training/resume.py `fresh_state`). A StyleGAN2-ADA augmentation probability is taken where the run
-  has one (`extra_state['augment_p']`).
+  adapts one from the default start (`extra_state['augment_p']`; not over --p or --aug=fixed).
 """
 import dataclasses
 
@@ -102,7 +102,10 @@ def take_weights(parts, start):
         notes.append(f'Freshly initialized (the label layers an unconditional network lacks; every other weight is '
               f'the file\'s): {", ".join(fresh)}')
     p = start.networks.augment_p
-    if 'augment_p' in parts.extra_state and p is not None:
+    # The file's p is where an adaptive run starts unless --p says otherwise; a fixed p (--aug=fixed) stays.
+    augment = getattr(parts, 'augment', None)
+    keeps_own = augment is not None and (augment.target is None or float(augment.p.numpy()) != 0)
+    if 'augment_p' in parts.extra_state and p is not None and not keeps_own:
         parts.extra_state['augment_p'].assign(p)
         notes.append(f'Augmentation probability from the file: {p:g}')
     return notes
