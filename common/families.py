@@ -43,9 +43,7 @@ def _declarations():
 
 def declarations(name):
     """The family's options module (no TensorFlow); ValueError naming the known families otherwise."""
-    if name not in _NAMES:
-        raise ValueError(f'--model={name}: expected {" or ".join(_NAMES)}')
-    return _declarations()[name]
+    return _declarations()[_known(name)]
 
 
 def all_declarations():
@@ -63,9 +61,13 @@ def names():
 
 def get(name):
     """The family module called `name`; ValueError naming the known ones otherwise."""
+    return _modules()[_known(name)]
+
+
+def _known(name):
     if name not in _NAMES:
         raise ValueError(f'--model={name}: expected {" or ".join(_NAMES)}')
-    return _modules()[name]
+    return name
 
 
 def all_families():
